@@ -84,6 +84,23 @@ class RecurrentNetwork(Stacked):
     def zero_state(self, batch_size: int) -> State:
         return tuple(np.zeros(self._state_shape(batch_size), self.dtype) for _ in self.state_names)
 
+    def step(self, x: ndarray, state: State | None = None) -> tuple[ndarray, State]:
+        """One time step through every layer, for generation: ``x: (B, D)`` -> ``y: (B, H)`` and
+        the new state. Inference only (no dropout, no cache); unidirectional networks only, since
+        a backward direction needs the whole sequence."""
+        if self.bidirectional:
+            raise ValueError(f"{self!r}: step() needs a unidirectional network; "
+                             "a bidirectional one must see the whole sequence (use forward)")
+        if state is None:
+            state = self.zero_state(x.shape[0])
+        new_state = []
+        for l, layer in enumerate(self.layers):
+            cell = layer.cell
+            new, _ = cell.step(cell.project_inputs(x), tuple(s[l] for s in state))
+            new_state.append(new)
+            x = new[0]
+        return x, tuple(np.stack(parts) for parts in zip(*new_state))
+
 
 class RNN(RecurrentNetwork):
     """Elman RNN layers; ``nonlinearity`` in ``tanh`` (default), ``relu``, ``sigmoid``.

@@ -1,0 +1,145 @@
+"""The ``rnnkit`` command: parses, calls the library, prints. No maths here."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib import resources
+
+from .io import ModelFileError
+
+DEMO_TEXT = "shakespeare_excerpt.txt"
+
+
+def read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from e
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e.strerror})") from e
+
+
+def add_lm_training_flags(p: argparse.ArgumentParser, hidden_size: int = 512, batch_size: int = 64) -> None:
+    p.add_argument("--level", choices=["char", "word"], default="char", help="model characters or words (default: char)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--hidden-size", type=int, default=hidden_size, help=f"units per layer (default: {hidden_size})")
+    p.add_argument("--num-layers", type=int, default=2, help="stacked recurrent layers (default: 2)")
+    p.add_argument("--embedding-dim", type=int, default=64, help="token embedding size (default: 64)")
+    p.add_argument("--dropout", type=float, default=0.25, help="dropout between layers and before the softmax (default: 0.25)")
+    p.add_argument("--seq-len", type=int, default=100, help="truncated-BPTT window in tokens (default: 100)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"parallel text streams (default: {batch_size})")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")
+    p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm, 0 for none (default: 5)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="last part of the text held out (default: 0.1)")
+    p.add_argument("--min-count", type=int, default=1, help="word level: rarer words become <UNK> (default: 1)")
+    p.add_argument("--max-vocab", type=int, default=None, help="word level: largest vocabulary (default: no limit)")
+    p.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (default: each epoch, at most 200)")
+    p.add_argument("--patience", type=int, default=3, help="evaluations without improvement before stopping (default: 3)")
+    p.add_argument("--max-minutes", type=float, default=None, help="training time budget (default: none)")
+    p.add_argument("--max-steps", type=int, default=None, help="training step budget (default: none)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on NumPy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train-lm", help="train a language model on a text file")
+    p.add_argument("text", help="a UTF-8 text file")
+    p.add_argument("--out", required=True, help="model file to write (safetensors)")
+    add_lm_training_flags(p)
+    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt")
+
+    p = sub.add_parser("sample", help="generate text from a language model")
+    p.add_argument("model", help="a model file from train-lm")
+    p.add_argument("--length", type=int, default=500, help="tokens to generate (default: 500)")
+    p.add_argument("--temperature", type=float, default=0.8, help="softmax temperature; 0 is greedy (default: 0.8)")
+    p.add_argument("--top-k", type=int, default=None, help="draw only from the k most likely tokens (default: all)")
+    p.add_argument("--prime", default="", help="text to start from (default: the start of a line)")
+    p.add_argument("--stop-at-eos", action="store_true", help="stop at the first end of line/sentence")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
+
+    p = sub.add_parser("evaluate", help="loss of a language model on a text")
+    p.add_argument("model", help="a model file")
+    p.add_argument("text", help="a UTF-8 text file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("demo", help="train on a bundled Shakespeare excerpt for about two minutes")
+    p.add_argument("--out", default="demo-model.safetensors", help="model file to write (default: demo-model.safetensors)")
+    p.add_argument("--max-minutes", type=float, default=2.0, help="training time (default: 2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    return parser
+
+
+def train_lm_options(args) -> dict:
+    return dict(level=args.level, cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
+                embedding_dim=args.embedding_dim, dropout=args.dropout, seq_len=args.seq_len,
+                batch_size=args.batch_size, lr=args.lr, clip=args.clip, val_fraction=args.val_fraction,
+                min_count=args.min_count, max_vocab=args.max_vocab, eval_every=args.eval_every,
+                patience=args.patience, max_minutes=args.max_minutes, max_steps=args.max_steps, seed=args.seed,
+                progress=not args.no_progress)
+
+
+def cmd_train_lm(args) -> int:
+    from .models.language_model_training import train_language_model
+    train_language_model(read_text(args.text), args.out, resume=args.resume, **train_lm_options(args))
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .models import load
+    model = load(args.model)
+    print(model.sample(length=args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
+                       seed=args.seed, stop_at_eos=args.stop_at_eos))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .models import load
+    from .models.language_model_training import evaluate_text
+    model = load(args.model)
+    metrics = evaluate_text(model, read_text(args.text))
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(f"loss {metrics['loss']:.4f} nats/token  {metrics['bpc']:.4f} bits/char  "
+              f"perplexity {metrics['perplexity']:.2f}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .models.language_model_training import train_language_model
+    text = resources.files("rnnkit").joinpath("datasets", DEMO_TEXT).read_text(encoding="utf-8")
+
+    def show(model, row):
+        print(f"--- sample after {row['minutes']:.1f} min (validation {row['val_loss']:.3f} nats/char) ---")
+        print(model.sample(length=200, prime="\n", temperature=0.8, seed=args.seed).strip("\n"))
+        print("---")
+
+    print(f"training a character-level LSTM on {len(text):,} characters of Shakespeare for "
+          f"{args.max_minutes:g} minutes")
+    model = train_language_model(text, args.out, hidden_size=256, batch_size=32, eval_every=50,
+                                 max_minutes=args.max_minutes, patience=100, seed=args.seed, on_evaluate=show)
+    print(f"saved {args.out}; try:  rnnkit sample {args.out} --prime 'ROMEO:'")
+    return 0
+
+
+COMMANDS = {"train-lm": cmd_train_lm, "sample": cmd_sample, "evaluate": cmd_evaluate, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, ModelFileError, FileNotFoundError, FloatingPointError) as e:
+        print(f"rnnkit {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Task models, and :func:`load` for any model file rnnkit writes."""
+from __future__ import annotations
+
+import os
+
+from ..io import ModelFileError, load_model_file
+from .language_model import LanguageModel, LanguageModelConfig
+
+MODEL_KINDS = {LanguageModel.kind: LanguageModel}
+
+
+def load(path: str | os.PathLike):
+    """The model saved at ``path`` (any kind: language model, ...), read without pickle.
+
+    Raises:
+        ModelFileError: the file is missing, truncated, corrupt, or not an rnnkit model.
+    """
+    arrays, metadata = load_model_file(path)
+    kind = metadata.get("kind")
+    if kind not in MODEL_KINDS:
+        hint = " (a training checkpoint: resume it with --resume)" if kind == "checkpoint" else ""
+        raise ModelFileError(f"{os.fspath(path)}: not an rnnkit model (kind {kind!r}){hint}; "
+                             f"expected one of {sorted(MODEL_KINDS)}")
+    return MODEL_KINDS[kind].from_file_contents(arrays, metadata, os.fspath(path))
+
+
+__all__ = ["load", "LanguageModel", "LanguageModelConfig", "MODEL_KINDS"]
