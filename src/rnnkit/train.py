@@ -17,10 +17,13 @@ replays exactly what an uninterrupted run would have done.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io as _io
 import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -185,37 +188,13 @@ class Trainer:
         in ``params`` (and in the model file) and returns the history (one dict per evaluation)."""
         if resume:
             self.resume()
+            self.state.stopped = ""  # the budgets given now decide when to stop
         cfg, st = self.config, self.state
         progress = _progress_bar(cfg.progress, self.max_steps, st.step)
+        interrupted = threading.Event()
         try:
-            while not st.stopped:
-                if self.max_steps is not None and st.step >= self.max_steps:
-                    st.stopped = "step budget"
-                    break
-                if cfg.max_minutes is not None and st.elapsed >= cfg.max_minutes * 60:
-                    st.stopped = "time budget"
-                    break
-                t0 = time.perf_counter()
-                self.optimizer.lr = st.lr
-                loss, grads, tokens = self.task.train_step(st.step, self.rng)
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"training diverged at step {st.step}: loss is {loss}; "
-                                             f"try a lower --lr (now {st.lr:g})")
-                if cfg.clip:
-                    optim.clip_grad_norm(grads, cfg.clip)
-                self.optimizer.step(self.params, grads)
-                dt = time.perf_counter() - t0
-                st.step, st.tokens, st.elapsed = st.step + 1, st.tokens + tokens, st.elapsed + dt
-                st.running_loss, st.running_steps = st.running_loss + loss, st.running_steps + 1
-                if progress is not None:
-                    progress.update(1)
-                    progress.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens / max(dt, 1e-9):,.0f}",
-                                         min=f"{st.elapsed / 60:.1f}", refresh=False)
-                if st.step % self.eval_every == 0:
-                    self._evaluate()
-        except KeyboardInterrupt:
-            st.stopped = "interrupted"
-            self.log("interrupted: saving a checkpoint and the best model so far")
+            with _deferred_interrupt(interrupted):
+                self._loop(progress, interrupted)
         finally:
             if progress is not None:
                 progress.close()
@@ -229,7 +208,42 @@ class Trainer:
                  f"best validation loss {st.best_loss:.4f}")
         return st.history
 
+    def _loop(self, progress, interrupted: threading.Event) -> None:
+        cfg, st = self.config, self.state
+        while not st.stopped:
+            if interrupted.is_set():
+                st.stopped = "interrupted"
+                self.log("interrupted: saving a checkpoint and the best model so far")
+                break
+            if self.max_steps is not None and st.step >= self.max_steps:
+                st.stopped = "step budget"
+                break
+            if cfg.max_minutes is not None and st.elapsed >= cfg.max_minutes * 60:
+                st.stopped = "time budget"
+                break
+            t0 = time.perf_counter()
+            self.optimizer.lr = st.lr
+            loss, grads, tokens = self.task.train_step(st.step, self.rng)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"training diverged at step {st.step}: loss is {loss}; "
+                                         f"try a lower --lr (now {st.lr:g})")
+            if cfg.clip:
+                optim.clip_grad_norm(grads, cfg.clip)
+            self.optimizer.step(self.params, grads)
+            dt = time.perf_counter() - t0
+            st.step, st.tokens, st.elapsed = st.step + 1, st.tokens + tokens, st.elapsed + dt
+            st.running_loss, st.running_steps = st.running_loss + loss, st.running_steps + 1
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens / max(dt, 1e-9):,.0f}",
+                                     min=f"{st.elapsed / 60:.1f}", refresh=False)
+            if st.step % self.eval_every == 0:
+                self._evaluate()
+
     def _evaluate(self, final: bool = False) -> None:
+        """Log a history row, keep the best parameters, decay the lr or stop on a plateau.
+        The ``final`` evaluation at a stop off the evaluation grid changes neither the lr nor the
+        patience count, so a run resumed from there follows the uninterrupted run exactly."""
         st, cfg = self.state, self.config
         metrics = self.task.evaluate()
         row = {"step": st.step, "tokens": st.tokens, "minutes": round(st.elapsed / 60, 4),
@@ -242,10 +256,10 @@ class Trainer:
             self.best = {k: v.copy() for k, v in self.params.items()}
             if self.save_model and self.out:
                 self.save_model(self.out)
-        else:
+        elif not final:
             st.bad_evals += 1
             st.lr *= cfg.lr_decay
-            if st.bad_evals >= cfg.patience and not final:
+            if st.bad_evals >= cfg.patience:
                 st.stopped = "no improvement"
         self.log(_format_row(row))
         if self.on_evaluate is not None:
@@ -262,6 +276,26 @@ class Trainer:
         except ImportError:
             return
         plot_history(self.state.history, self._path(".loss.png"))
+
+
+@contextlib.contextmanager
+def _deferred_interrupt(flag: threading.Event):
+    """The first Ctrl-C sets ``flag`` (the loop stops after the current step and saves); a second
+    one interrupts at once. Only the main thread can take signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def history_csv(history: list[dict]) -> str:

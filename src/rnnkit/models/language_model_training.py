@@ -47,7 +47,7 @@ class LanguageModelTask:
     def __init__(self, model: LanguageModel, train_ids: ndarray, val_ids: ndarray, batch_size: int,
                  seq_len: int, val_characters: int):
         self.model = model
-        self.train = TokenStreams(train_ids, batch_size, seq_len)
+        self.train = TokenStreams(train_ids, batch_size, seq_len, drop_last=False)  # every token is trained on
         self.val_ids, self.val_characters = val_ids, val_characters
         self.batch_size, self.seq_len = batch_size, seq_len
         self.steps_per_epoch = self.train.num_windows
