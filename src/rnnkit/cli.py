@@ -7,19 +7,10 @@ import os
 import sys
 from importlib import resources
 
+from .data.files import read_text
 from .io import ModelFileError
 
 DEMO_TEXT = "shakespeare_excerpt.txt"
-
-
-def read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from e
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read ({e.strerror})") from e
 
 
 def add_lm_training_flags(p: argparse.ArgumentParser, hidden_size: int = 512, batch_size: int = 64) -> None:
@@ -63,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-at-eos", action="store_true", help="stop at the first end of line/sentence")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
 
-    p = sub.add_parser("evaluate", help="loss of a language model on a text")
+    p = sub.add_parser("evaluate", help="score any rnnkit model on a data file (a text for language models)")
     p.add_argument("model", help="a model file")
-    p.add_argument("text", help="a UTF-8 text file")
+    p.add_argument("data", help="data in the format the model was trained on")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("demo", help="train on a bundled Shakespeare excerpt for about two minutes")
@@ -101,14 +92,11 @@ def cmd_sample(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .models import load
-    from .models.language_model_training import evaluate_text
-    model = load(args.model)
-    metrics = evaluate_text(model, read_text(args.text))
+    metrics = load(args.model).evaluate_file(args.data)
     if args.json:
         print(json.dumps(metrics))
     else:
-        print(f"loss {metrics['loss']:.4f} nats/token  {metrics['bpc']:.4f} bits/char  "
-              f"perplexity {metrics['perplexity']:.2f}")
+        print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
     return 0
 
 

@@ -133,6 +133,12 @@ class LanguageModel:
             raise ModelFileError(f"{path}: not a valid language model file ({e})") from e
         return model
 
+    def evaluate_file(self, path) -> dict[str, float]:
+        """Loss on a UTF-8 text file: nats per token, bits per character, perplexity."""
+        from ..data.files import read_text
+        from .language_model_training import evaluate_text
+        return evaluate_text(self, read_text(path))
+
     def sample(self, length: int = 500, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
                seed: Seed = None, stop_at_eos: bool = False) -> str:
         """Generate text; see :func:`rnnkit.sampling.sample`."""
