@@ -1,0 +1,1 @@
+"""Evaluation metrics, one module per kind of task (classification, regression, tagging)."""
