@@ -1,0 +1,212 @@
+"""Tiny Shakespeare: validation loss against training time, rnnkit against PyTorch on the CPU.
+
+Both sides train the same model (char embedding 64 -> 2-layer LSTM 512 with dropout 0.25 between
+layers and before the softmax -> linear), with the same hyperparameters (Adam 2e-3, batches of
+64 streams x 100 steps with the hidden state carried between windows, gradient clipping at 5,
+constant learning rate), on the same data layout (the first 90% of the text, the last 10% held out
+as nanoGPT splits it), each in its own process with 2 threads. Every minute of *training* time
+(evaluation excluded) both evaluate the full validation text in nats per character, read as 64
+contiguous streams with the state carried.
+
+    python benchmarks/lm_shakespeare.py --minutes 30            # both, then the table and plot
+    python benchmarks/lm_shakespeare.py --impl torch --minutes 2 # one side only (prints JSON)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_TEXT = HERE.parent.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
+HYPER = dict(embedding_dim=64, hidden_size=512, num_layers=2, dropout=0.25, lr=2e-3, batch_size=64,
+             seq_len=100, clip=5.0)
+
+
+def data(path: str):
+    import numpy as np
+    from rnnkit.data.text import TokenStreams
+    from rnnkit.models.language_model_training import build_vocabulary, split_text
+    text = Path(path).read_text(encoding="utf-8")
+    train_text, val_text = split_text(text, 0.1, "char")
+    vocab = build_vocabulary(train_text, "char")
+    train = TokenStreams(vocab.encode_text(train_text), HYPER["batch_size"], HYPER["seq_len"], drop_last=False)
+    val = TokenStreams(vocab.encode_text(val_text), HYPER["batch_size"], HYPER["seq_len"], drop_last=False)
+    return vocab, train, val, np
+
+
+def run_rnnkit(path: str, minutes: float, seed: int) -> list[dict]:
+    from rnnkit import optim
+    from rnnkit.losses import softmax_cross_entropy
+    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+    vocab, train, val, np = data(path)
+    h = HYPER
+    model = LanguageModel(LanguageModelConfig(len(vocab), h["embedding_dim"], h["hidden_size"], h["num_layers"],
+                                              "lstm", h["dropout"]), vocab, seed=seed)
+    opt, rng = optim.Adam(lr=h["lr"]), np.random.default_rng(seed)
+
+    def train_step(k, carry):
+        x, y = train.window(k)
+        logits, state, cache = model.forward(x, carry, training=True, rng=rng)
+        loss, dlogits = softmax_cross_entropy(logits, y)
+        grads = model.backward(dlogits, None, cache)
+        optim.clip_grad_norm(grads, h["clip"])
+        opt.step(model.params, grads)
+        return loss, state
+
+    def evaluate():
+        total = count = 0
+        state = None
+        for k in range(val.num_windows):
+            x, y = val.window(k)
+            logits, state, _ = model.forward(x, state, training=False)
+            total += softmax_cross_entropy(logits, y, reduction="sum")[0]
+            count += y.size
+        return total / count
+
+    return time_loop(train_step, evaluate, train.num_windows, minutes)
+
+
+def run_torch(path: str, minutes: float, seed: int) -> list[dict]:
+    import torch
+    vocab, train, val, np = data(path)
+    h = HYPER
+    torch.manual_seed(seed)
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(len(vocab), h["embedding_dim"])
+            self.lstm = torch.nn.LSTM(h["embedding_dim"], h["hidden_size"], h["num_layers"], batch_first=True,
+                                      dropout=h["dropout"])
+            self.drop = torch.nn.Dropout(h["dropout"])
+            self.head = torch.nn.Linear(h["hidden_size"], len(vocab))
+
+        def forward(self, x, state):
+            out, state = self.lstm(self.embedding(x), state)
+            return self.head(self.drop(out)), state
+
+    model = Model()
+    opt = torch.optim.Adam(model.parameters(), lr=h["lr"])
+
+    def train_step(k, carry):
+        model.train()
+        x, y = (torch.from_numpy(a) for a in train.window(k))
+        logits, state = model(x, carry)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), h["clip"])
+        opt.step()
+        return loss.item(), tuple(s.detach() for s in state)
+
+    @torch.no_grad()
+    def evaluate():
+        model.eval()
+        total = count = 0
+        state = None
+        for k in range(val.num_windows):
+            x, y = (torch.from_numpy(a) for a in val.window(k))
+            logits, state = model(x, state)
+            total += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                                       reduction="sum").item()
+            count += y.numel()
+        return total / count
+
+    return time_loop(train_step, evaluate, train.num_windows, minutes)
+
+
+def time_loop(train_step, evaluate, windows: int, minutes: float) -> list[dict]:
+    """Train until ``minutes`` of training time have passed, evaluating at every whole minute."""
+    rows, trained, step, carry, next_eval = [], 0.0, 0, None, 60.0
+    losses = []
+    while trained < minutes * 60:
+        k = step % windows
+        if k == 0:
+            carry = None
+        t0 = time.perf_counter()
+        loss, carry = train_step(k, carry)
+        trained += time.perf_counter() - t0
+        losses.append(loss)
+        step += 1
+        if trained >= next_eval or trained >= minutes * 60:
+            rows.append({"minutes": round(trained / 60, 3), "steps": step, "train_loss": sum(losses) / len(losses),
+                         "val_loss": evaluate()})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            losses, next_eval = [], next_eval + 60.0
+    return rows
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = "2"
+    return env
+
+
+def report(results: dict, minutes: float, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "lm_shakespeare.json").write_text(json.dumps({"hyperparameters": HYPER, "results": results}, indent=1))
+    lines = ["# Tiny Shakespeare: validation loss (nats/char) against training time", "",
+             f"2-layer LSTM 512, embedding 64, dropout 0.25, Adam 2e-3, 64 x 100 windows, clip 5, "
+             f"constant lr; last 10% held out; {minutes:g} minutes of training each, 2 threads, "
+             "evaluation time excluded.", "",
+             "| minute | rnnkit val | PyTorch val | rnnkit steps | PyTorch steps |", "|---|---|---|---|---|"]
+    ours, theirs = results.get("rnnkit", []), results.get("torch", [])
+    for i in range(max(len(ours), len(theirs))):
+        a = ours[i] if i < len(ours) else {}
+        b = theirs[i] if i < len(theirs) else {}
+        minute = a.get("minutes", b.get("minutes"))
+        lines.append(f"| {minute:.2f} | {a.get('val_loss', float('nan')):.4f} | {b.get('val_loss', float('nan')):.4f} "
+                     f"| {a.get('steps', '')} | {b.get('steps', '')} |")
+    (out_dir / "lm_shakespeare.md").write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for name, rows in results.items():
+        ax.plot([r["minutes"] for r in rows], [r["val_loss"] for r in rows], marker=".", label=name)
+    ax.axhline(1.45, color="grey", linestyle=":", label="target 1.45")
+    ax.set_xlabel("training minutes")
+    ax.set_ylabel("validation loss (nats/char)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "lm_shakespeare.png")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--text", default=str(DEFAULT_TEXT), help="tiny Shakespeare input.txt")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training minutes per implementation")
+    parser.add_argument("--impl", choices=["rnnkit", "torch"], help="run one side in this process")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--out", default=str(HERE / "results"), help="results directory")
+    args = parser.parse_args()
+    if args.impl:
+        if args.impl == "torch":
+            import torch
+            torch.set_num_threads(2)
+        run = run_rnnkit if args.impl == "rnnkit" else run_torch
+        print(json.dumps(run(args.text, args.minutes, args.seed)))
+        return 0
+    results = {}
+    for impl in ("rnnkit", "torch"):
+        done = subprocess.run([sys.executable, __file__, "--impl", impl, "--text", args.text, "--minutes",
+                               str(args.minutes), "--seed", str(args.seed)], env=child_env(), check=True,
+                              stdout=subprocess.PIPE, text=True)
+        results[impl] = json.loads(done.stdout.strip().splitlines()[-1])
+    report(results, args.minutes, Path(args.out))
+    print((Path(args.out) / "lm_shakespeare.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
