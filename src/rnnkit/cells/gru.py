@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numpy import ndarray
 
+from .. import kernels
 from ..functional import sigmoid
 from .._types import Grads, State
 from .base import Cell
@@ -53,17 +54,20 @@ class GRUCell(Cell):
         H = self.hidden_size
         Wh, bh = self.params["Wh"], self.params["bh"]
         n_at = (self.num_gates - 1) * H   # where the candidate block starts
+        if self.reset_gate and self.reset_after:
+            # one fused kernel for the gate arithmetic (rnnkit.kernels; same equations as below)
+            dtype = np.result_type(xp, h, Wh)
+            a = (h @ Wh).astype(dtype, copy=False)
+            gates = np.array(xp, dtype)            # the kernel turns xp into r, z, n
+            h = h.astype(dtype, copy=False)
+            hp_n, h_new = np.empty_like(h), np.empty_like(h)
+            kernels.get("gru_forward")(a, gates, bh.astype(dtype, copy=False), h, hp_n, h_new)
+            return (h_new,), (h, gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:], hp_n, None)
         if not self.reset_gate:
             hp = h @ Wh + bh
             z = sigmoid(xp[:, :H] + hp[:, :H])
             n = np.tanh(xp[:, H:] + hp[:, H:])
             r = rh = None
-        elif self.reset_after:
-            hp = h @ Wh + bh
-            rz = sigmoid(xp[:, :2 * H] + hp[:, :2 * H])
-            r, z = rz[:, :H], rz[:, H:]
-            n = np.tanh(xp[:, n_at:] + r * hp[:, n_at:])
-            rh = None
         else:
             hp_rz = h @ Wh[:, :2 * H] + bh[:2 * H]
             rz = sigmoid(xp[:, :2 * H] + hp_rz)

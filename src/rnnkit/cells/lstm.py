@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from numpy import ndarray
 
+from .. import kernels
 from ..functional import sigmoid
 from .._types import Grads, State
 from .base import Cell
@@ -48,6 +49,17 @@ class LSTMCell(Cell):
     def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
         h, c = state
         H = self.hidden_size
+        if not self.peephole:
+            # one fused kernel for the gate arithmetic (rnnkit.kernels; same equations as below)
+            dtype = np.result_type(xp, h, c, self.params["Wh"])
+            a = (h @ self.params["Wh"]).astype(dtype, copy=False)
+            gates = np.array(xp, dtype)            # the kernel turns xp into the activations
+            c = c.astype(dtype, copy=False)
+            c_new, h_new, tanh_c = np.empty_like(c), np.empty_like(c), np.empty_like(c)
+            kernels.get("lstm_forward")(a, gates, self.params["bh"].astype(dtype, copy=False),
+                                        c, c_new, h_new, tanh_c)
+            i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+            return (h_new, c_new), (h, c, i, f, g, o, c_new, tanh_c)
         a = xp + h @ self.params["Wh"] + self.params["bh"]
         if self.peephole:
             p = self.params["p"]

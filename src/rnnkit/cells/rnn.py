@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 from numpy import ndarray
 
+from .. import kernels
 from ..functional import ACTIVATIONS
+from ..kernels.reference import ACTIVATION_CODES
 from .._types import State
 from .base import Cell
 
@@ -30,7 +32,12 @@ class RNNCell(Cell):
 
     def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
         (h,) = state
-        h_new = self._act(xp + h @ self.params["Wh"] + self.params["bh"])
+        # h' = act(xp + h Wh + bh), the sum and act fused in one kernel (rnnkit.kernels)
+        dtype = np.result_type(xp, h, self.params["Wh"])
+        a = (h @ self.params["Wh"]).astype(dtype, copy=False)
+        h_new = np.empty(a.shape, dtype)
+        kernels.get("rnn_forward")(a, xp.astype(dtype, copy=False), self.params["bh"].astype(dtype, copy=False),
+                                   h_new, ACTIVATION_CODES[self.nonlinearity])
         return (h_new,), (h, h_new)
 
     def step_backward(self, dstate: State, cache: tuple) -> tuple[ndarray, ndarray, State]:

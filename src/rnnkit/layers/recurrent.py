@@ -8,6 +8,7 @@ from numpy import ndarray
 
 from .._types import Grads, Params, State
 from ..cells.base import Cell
+from . import fused
 
 
 def step_mask(lengths: ndarray | None, steps: int) -> ndarray | None:
@@ -67,9 +68,11 @@ class Recurrent:
         return f"Recurrent({self.cell!r}{', reverse=True' if self.reverse else ''})"
 
     def forward(self, x: ndarray, state: State | None = None,
-                lengths: ndarray | None = None) -> tuple[ndarray, State, RecurrentCache]:
+                lengths: ndarray | None = None) -> tuple[ndarray, State, RecurrentCache | fused.FusedCache]:
         """x: (B, T, D) -> y: (B, T, H), final state of (1, B, H) arrays, cache.
-        Inputs are trusted here: the public networks (``rnnkit.LSTM`` ...) validate them."""
+        Inputs are trusted here: the public networks (``rnnkit.LSTM`` ...) validate them.
+        Full-length batches of the common cells take the fused path (:mod:`rnnkit.layers.fused`);
+        the loop below is the general one, and the definition both are tested against."""
         B, T, D = x.shape
         cell = self.cell
         index = reverse_index(lengths, B, T) if self.reverse else None
@@ -77,10 +80,17 @@ class Recurrent:
             x = gather_time(x, index)
         mask = step_mask(lengths, T)
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+        state = cell.zero_state(B) if state is None else tuple(s[0] for s in state)
+        if mask is None and fused.fused_kind(cell) is not None:
+            hs, state, buffers = fused.forward(cell, x_tm, state, T)
+            y = hs[1:].transpose(1, 0, 2)
+            if index is not None:
+                y = gather_time(y, index)
+            cache = fused.FusedCache(x_tm, hs, buffers, index, (B, T))
+            return np.ascontiguousarray(y), tuple(s[None] for s in state), cache
         xp = cell.project_inputs(x_tm).reshape(T, B, -1)
         if mask is not None:
             xp *= mask  # padded steps see zero input, so they stay finite whatever the padding holds
-        state = cell.zero_state(B) if state is None else tuple(s[0] for s in state)
         y = np.empty((T, B, self.hidden_size), cell.dtype)
         steps = []
         for t in range(T):
@@ -99,14 +109,23 @@ class Recurrent:
         return np.ascontiguousarray(y), tuple(s[None] for s in state), cache
 
     def backward(self, dy: ndarray, dstate: State | None,
-                 cache: RecurrentCache) -> tuple[ndarray, State, Grads]:
+                 cache: RecurrentCache | fused.FusedCache) -> tuple[ndarray, State, Grads]:
         """dy: (B, T, H), dstate: gradient of the final state (None = zeros) ->
         dx: (B, T, D), gradient of the initial state, grads with the keys of ``params``."""
-        cell, mask, index = self.cell, cache.mask, cache.reverse_index
+        cell, index = self.cell, cache.reverse_index
         B, T = cache.shape
         if index is not None:
             dy = gather_time(dy, index)
         dy = dy.transpose(1, 0, 2)
+        if isinstance(cache, fused.FusedCache):
+            d = None if dstate is None else tuple(s[0] for s in dstate)
+            dx, d, grads = fused.backward(cell, np.ascontiguousarray(dy, cell.dtype), d, cache)
+            dx = dx.reshape(T, B, -1).transpose(1, 0, 2)
+            if index is not None:
+                dx = gather_time(dx, index)
+            grads = {k: grads[k] for k in self.params}
+            return np.ascontiguousarray(dx), tuple(s[None] for s in d), grads
+        mask = cache.mask
         if mask is not None:
             dy = dy * mask  # outputs at padded steps are constant zeros
         if dstate is None:

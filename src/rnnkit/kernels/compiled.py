@@ -1,0 +1,171 @@
+"""The step kernels compiled with Numba: one pass over each row, same signatures and numbers as
+:mod:`rnnkit.kernels.reference` (see there for the equations).
+
+Importing this module imports Numba but compiles nothing; each kernel compiles for the dtypes it
+first sees and caches the machine code on disk (``cache=True``), so a later process loads it.
+``error_model="numpy"`` drops the division-by-zero check that would stop LLVM vectorising, and
+``fastmath`` lets it fuse multiply-adds.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+jit = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+
+
+def tanh(x):
+    return math.tanh(x)
+
+
+@overload(tanh, inline="always")
+def _tanh(x):
+    if x != types.float32:
+        return lambda x: math.tanh(x)
+
+    def tanh32(x):
+        # Eigen's float32 rational approximation (max error ~2e-7 on the clamped range, where
+        # tanh is already 1 - 1e-7): only multiplies, adds and one division, so it vectorises.
+        limit = np.float32(7.90531110763549805)
+        below = x if x < limit else limit
+        y = below if below > -limit else -limit
+        y2 = y * y
+        p = np.float32(-2.76076847742355e-16)
+        p = p * y2 + np.float32(2.00018790482477e-13)
+        p = p * y2 + np.float32(-8.60467152213735e-11)
+        p = p * y2 + np.float32(5.12229709037114e-08)
+        p = p * y2 + np.float32(1.48572235717979e-05)
+        p = p * y2 + np.float32(6.37261928875436e-04)
+        p = p * y2 + np.float32(4.89352455891786e-03)
+        q = np.float32(1.19825839466702e-06)
+        q = q * y2 + np.float32(1.18534705686654e-04)
+        q = q * y2 + np.float32(2.26843463243900e-03)
+        q = q * y2 + np.float32(4.89352518554385e-03)
+        return y * p / q
+    return tanh32
+
+
+def sigmoid(x):
+    return 0.5 + 0.5 * math.tanh(0.5 * x)
+
+
+@overload(sigmoid, inline="always")
+def _sigmoid(x):
+    # 0.5 + 0.5 tanh(x / 2), as rnnkit.functional.sigmoid; constants typed like x, since Numba
+    # would widen a float32 expression with a Python float to float64.
+    if x == types.float32:
+        def sigmoid32(x):
+            half = np.float32(0.5)
+            return half + half * tanh(half * x)
+        return sigmoid32
+    return lambda x: 0.5 + 0.5 * tanh(0.5 * x)
+
+
+@jit
+def rnn_forward(a, xp, bias, h_new, act):
+    B, H = h_new.shape
+    zero = h_new.dtype.type(0)
+    for b in range(B):
+        ab, xb, hb = a[b], xp[b], h_new[b]
+        if act == 0:
+            for j in range(H):
+                hb[j] = tanh(xb[j] + ab[j] + bias[j])
+        elif act == 1:
+            for j in range(H):
+                s = xb[j] + ab[j] + bias[j]
+                hb[j] = s if s > zero else zero
+        else:
+            for j in range(H):
+                hb[j] = sigmoid(xb[j] + ab[j] + bias[j])
+
+
+@jit
+def rnn_backward(dy, dh_rec, h_new, da, act):
+    B, H = h_new.shape
+    one, zero = h_new.dtype.type(1), h_new.dtype.type(0)
+    for b in range(B):
+        yb, rb, hb, db = dy[b], dh_rec[b], h_new[b], da[b]
+        if act == 0:
+            for j in range(H):
+                db[j] = (yb[j] + rb[j]) * (one - hb[j] * hb[j])
+        elif act == 1:
+            for j in range(H):
+                db[j] = (yb[j] + rb[j]) if hb[j] > zero else zero
+        else:
+            for j in range(H):
+                db[j] = (yb[j] + rb[j]) * (hb[j] * (one - hb[j]))
+
+
+@jit
+def lstm_forward(a, gates, bias, c, c_new, h_new, tanh_c):
+    B, H = c.shape
+    for b in range(B):
+        ab, gb, cb, cn, hn, tc = a[b], gates[b], c[b], c_new[b], h_new[b], tanh_c[b]
+        # Each loop writes in place what it reads or writes a separate array, so LLVM vectorises
+        # it (a loop reading one block of gates while writing another would not vectorise).
+        for k in range(2 * H):
+            gb[k] = sigmoid(gb[k] + ab[k] + bias[k])
+        for k in range(2 * H, 3 * H):
+            gb[k] = tanh(gb[k] + ab[k] + bias[k])
+        for k in range(3 * H, 4 * H):
+            gb[k] = sigmoid(gb[k] + ab[k] + bias[k])
+        for j in range(H):
+            cj = gb[H + j] * cb[j] + gb[j] * gb[2 * H + j]
+            cn[j] = cj
+            t = tanh(cj)
+            tc[j] = t
+            hn[j] = gb[3 * H + j] * t
+
+
+@jit
+def lstm_backward(dy, dh_rec, dc, gates, c, tanh_c, da):
+    B, H = c.shape
+    one = c.dtype.type(1)
+    for b in range(B):
+        yb, rb, dcb, gb, cb, tc, db = dy[b], dh_rec[b], dc[b], gates[b], c[b], tanh_c[b], da[b]
+        for j in range(H):
+            i, f, g, o = gb[j], gb[H + j], gb[2 * H + j], gb[3 * H + j]
+            dh = yb[j] + rb[j]
+            t = tc[j]
+            db[3 * H + j] = dh * t * o * (one - o)
+            dcn = dcb[j] + dh * o * (one - t * t)
+            db[j] = dcn * g * i * (one - i)
+            db[H + j] = dcn * cb[j] * f * (one - f)
+            db[2 * H + j] = dcn * i * (one - g * g)
+            dcb[j] = dcn * f
+
+
+@jit
+def gru_forward(a, gates, bias, h, hp_n, h_new):
+    B, H = h.shape
+    for b in range(B):
+        ab, gb, hb, pb, hn = a[b], gates[b], h[b], hp_n[b], h_new[b]
+        for k in range(2 * H):          # in place, so it vectorises (see lstm_forward)
+            gb[k] = sigmoid(gb[k] + (ab[k] + bias[k]))
+        for j in range(H):
+            p = ab[2 * H + j] + bias[2 * H + j]
+            pb[j] = p
+            n = tanh(gb[2 * H + j] + gb[j] * p)
+            gb[2 * H + j] = n
+            hn[j] = n + gb[H + j] * (hb[j] - n)
+
+
+@jit
+def gru_backward(dy, dh_rec, carry, gates, h, hp_n, dhp, dxp_n):
+    B, H = h.shape
+    one = h.dtype.type(1)
+    for b in range(B):
+        yb, rb, cb, gb, hb, pb, db, dnb = dy[b], dh_rec[b], carry[b], gates[b], h[b], hp_n[b], dhp[b], dxp_n[b]
+        for j in range(H):
+            r, z, n = gb[j], gb[H + j], gb[2 * H + j]
+            dh = yb[j] + rb[j] + cb[j]
+            dan = dh * (one - z) * (one - n * n)
+            dnb[j] = dan
+            db[H + j] = dh * (hb[j] - n) * z * (one - z)
+            db[j] = dan * pb[j] * r * (one - r)
+            db[2 * H + j] = dan * r
+            cb[j] = dh * z

@@ -1,0 +1,139 @@
+"""The fast path of :class:`~rnnkit.layers.recurrent.Recurrent` for the common cells.
+
+Same equations as the cells' ``step`` and ``step_backward`` (``Recurrent``'s tests hold both paths
+to the same numbers), arranged for speed:
+
+* time-major buffers allocated once per call: ``hs: (T + 1, B, H)`` holds h_0 and every step's
+  output; the input projection ``xp = x Wx + bx: (T, B, G*H)`` is computed in one product and
+  each step overwrites its own slice with that step's gate activations, which are the cache;
+* per step, one BLAS product ``h Wh`` into a preallocated array and one fused kernel
+  (:mod:`rnnkit.kernels`) for all the gate arithmetic;
+* in backward, per step one kernel and one product ``dA Wh^T``; ``dWx``, ``dWh``, the biases and
+  ``dx`` are one product each after the loop.
+
+Used for ``RNNCell`` (any nonlinearity), ``LSTMCell`` without peepholes and ``GRUCell`` in
+PyTorch's form, without ``lengths``; the other variants take the generic per-step loop.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy import ndarray
+
+from .. import kernels
+from .._types import Grads, State
+from ..cells import GRUCell, LSTMCell, RNNCell
+from ..cells.base import Cell
+from ..kernels.reference import ACTIVATION_CODES
+
+
+class FusedCache(NamedTuple):
+    x: ndarray                 # (T*B, D) time-major inputs, for dWx
+    hs: ndarray                # (T + 1, B, H): h_0, then each step's h
+    buffers: tuple             # per-cell: gate activations and the rest of the step caches
+    reverse_index: ndarray | None
+    shape: tuple[int, int]     # (B, T)
+
+
+def fused_kind(cell: Cell) -> str | None:
+    """``"rnn"``, ``"lstm"`` or ``"gru"`` when the fast path computes exactly this cell, else None."""
+    kind = type(cell)
+    if kind is RNNCell:
+        return "rnn"
+    if kind is LSTMCell and not cell.peephole:
+        return "lstm"
+    if kind is GRUCell and cell.reset_gate and cell.reset_after:
+        return "gru"
+    return None
+
+
+def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, State, tuple]:
+    """x: (T*B, D) time-major, state: (B, H) arrays -> hs: (T + 1, B, H), final state, buffers."""
+    P = cell.params
+    T, B, H = steps, state[0].shape[0], cell.hidden_size
+    xp = (x @ P["Wx"]).astype(cell.dtype, copy=False)
+    xp += P["bx"]
+    xp = xp.reshape(T, B, -1)                     # each step's slice becomes its gate activations
+    hs = np.empty((T + 1, B, H), cell.dtype)
+    hs[0] = state[0]
+    a = np.empty((B, xp.shape[2]), cell.dtype)    # h Wh, reused every step
+    Wh, bh = P["Wh"], P["bh"]
+    kind = fused_kind(cell)
+    if kind == "rnn":
+        step, act = kernels.get("rnn_forward"), ACTIVATION_CODES[cell.nonlinearity]
+        for t in range(T):
+            np.matmul(hs[t], Wh, out=a)
+            step(a, xp[t], bh, hs[t + 1], act)
+        return hs, (hs[T],), ()
+    if kind == "lstm":
+        step = kernels.get("lstm_forward")
+        cs, tanh_c = np.empty((T + 1, B, H), cell.dtype), np.empty((T, B, H), cell.dtype)
+        cs[0] = state[1]
+        for t in range(T):
+            np.matmul(hs[t], Wh, out=a)
+            step(a, xp[t], bh, cs[t], cs[t + 1], hs[t + 1], tanh_c[t])
+        return hs, (hs[T], cs[T]), (xp, cs, tanh_c)
+    step = kernels.get("gru_forward")
+    hp_n = np.empty((T, B, H), cell.dtype)
+    for t in range(T):
+        np.matmul(hs[t], Wh, out=a)
+        step(a, xp[t], bh, hs[t], hp_n[t], hs[t + 1])
+    return hs, (hs[T],), (xp, hp_n)
+
+
+def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -> tuple[ndarray, State, Grads]:
+    """dy: (T, B, H) time-major -> dx: (T*B, D), gradient of the initial state, grads."""
+    P = cell.params
+    B, T = cache.shape
+    H, dtype = cell.hidden_size, cell.dtype
+    hs, WhT = cache.hs, P["Wh"].T
+    dh_rec = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[0], dtype)  # dh from step t + 1
+    kind = fused_kind(cell)
+    if kind == "rnn":
+        step, act = kernels.get("rnn_backward"), ACTIVATION_CODES[cell.nonlinearity]
+        da = np.empty((T, B, H), dtype)
+        for t in reversed(range(T)):
+            step(dy[t], dh_rec, hs[t + 1], da[t], act)
+            np.matmul(da[t], WhT, out=dh_rec)             # a = ... + h Wh
+        dstate0 = (dh_rec,)
+    elif kind == "lstm":
+        step = kernels.get("lstm_backward")
+        gates, cs, tanh_c = cache.buffers
+        da = np.empty((T, B, 4 * H), dtype)
+        dc = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[1], dtype)
+        for t in reversed(range(T)):
+            step(dy[t], dh_rec, dc, gates[t], cs[t], tanh_c[t], da[t])
+            np.matmul(da[t], WhT, out=dh_rec)             # a = ... + h Wh
+        dstate0 = (dh_rec, dc)
+    else:
+        return _gru_backward(cell, dy, dh_rec, cache)
+    da = da.reshape(T * B, -1)
+    db = da.sum(axis=0)                                   # the same for bx and bh
+    grads = {"Wx": cache.x.T @ da, "bx": db,              # xp = x Wx + bx, all steps at once
+             "Wh": hs[:T].reshape(T * B, H).T @ da, "bh": db.copy()}
+    return da @ P["Wx"].T, dstate0, grads
+
+
+def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, cache: FusedCache):
+    P = cell.params
+    B, T = cache.shape
+    H, dtype = cell.hidden_size, cell.dtype
+    hs, WhT = cache.hs, P["Wh"].T
+    gates, hp_n = cache.buffers
+    step = kernels.get("gru_backward")
+    dhp, dxp_n = np.empty((T, B, 3 * H), dtype), np.empty((T, B, H), dtype)
+    carry = np.zeros((B, H), dtype)                       # z * dh: reaches h_prev directly
+    for t in reversed(range(T)):
+        step(dy[t], dh_rec, carry, gates[t], hs[t], hp_n[t], dhp[t], dxp_n[t])
+        np.matmul(dhp[t], WhT, out=dh_rec)                # hp = h Wh + bh
+    dhp, dxp_n = dhp.reshape(T * B, -1), dxp_n.reshape(T * B, H)
+    x, Wx = cache.x, P["Wx"]
+    # dxp shares dhp's r and z blocks (a_rz = xp_rz + hp_rz) and has its own n block
+    dbh = dhp.sum(axis=0)
+    grads = {"Wx": np.concatenate([x.T @ dhp[:, :2 * H], x.T @ dxp_n], axis=1),
+             "bx": np.concatenate([dbh[:2 * H], dxp_n.sum(axis=0)]),
+             "Wh": hs[:T].reshape(T * B, H).T @ dhp, "bh": dbh}
+    dx = dhp[:, :2 * H] @ Wx[:, :2 * H].T
+    dx += dxp_n @ Wx[:, 2 * H:].T
+    return dx, (dh_rec + carry,), grads

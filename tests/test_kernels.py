@@ -1,0 +1,140 @@
+"""The fused step kernels: the Numba build against the NumPy reference, and the fast path of
+``Recurrent`` against its general per-step loop."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit import kernels
+from rnnkit.kernels import reference
+
+B, H = 3, 5
+TOLERANCE = {np.float32: 2e-6, np.float64: 1e-13}
+
+
+def compiled_or_skip():
+    pytest.importorskip("numba")
+    from rnnkit.kernels import compiled
+    return compiled
+
+
+def kernel_cases(rng, dtype):
+    """Per kernel: a function of a kernel module that runs it on fixed inputs and returns every
+    array it wrote."""
+    def r(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+    a1, a3, a4, xp1, xp3, xp4 = r(B, H), r(B, 3 * H), r(B, 4 * H), r(B, H), r(B, 3 * H), r(B, 4 * H)
+    b1, b3, b4, h, c, dy, dh, d2 = r(H), r(3 * H), r(4 * H), r(B, H), r(B, H), r(B, H), r(B, H), r(B, H)
+    e = lambda *shape: np.zeros(shape, dtype)  # noqa: E731
+
+    def rnn(M, act):
+        h_new, da = e(B, H), e(B, H)
+        M.rnn_forward(a1.copy(), xp1, b1, h_new, act)
+        M.rnn_backward(dy, dh, h_new, da, act)
+        return h_new, da
+
+    def lstm(M):
+        gates, c_new, h_new, tanh_c, da, dc = xp4.copy(), e(B, H), e(B, H), e(B, H), e(B, 4 * H), d2.copy()
+        M.lstm_forward(a4.copy(), gates, b4, c, c_new, h_new, tanh_c)
+        M.lstm_backward(dy, dh, dc, gates, c, tanh_c, da)
+        return gates, c_new, h_new, tanh_c, da, dc
+
+    def gru(M):
+        gates, hp_n, h_new, dhp, dxp_n, carry = xp3.copy(), e(B, H), e(B, H), e(B, 3 * H), e(B, H), d2.copy()
+        M.gru_forward(a3.copy(), gates, b3, h, hp_n, h_new)
+        M.gru_backward(dy, dh, carry, gates, h, hp_n, dhp, dxp_n)
+        return gates, hp_n, h_new, dhp, dxp_n, carry
+
+    return {"rnn-tanh": lambda M: rnn(M, 0), "rnn-relu": lambda M: rnn(M, 1),
+            "rnn-sigmoid": lambda M: rnn(M, 2), "lstm": lstm, "gru": gru}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", ["rnn-tanh", "rnn-relu", "rnn-sigmoid", "lstm", "gru"])
+def test_compiled_kernels_match_reference(name, dtype):
+    compiled = compiled_or_skip()
+    case = kernel_cases(np.random.default_rng(0), dtype)[name]
+    for ours, spec in zip(case(compiled), case(reference)):
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, spec, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+def test_float32_tanh_is_within_float_rounding():
+    compiled = compiled_or_skip()
+    x = np.linspace(-12, 12, 20001).astype(np.float32)
+    h = np.empty_like(x)[None]
+    compiled.rnn_forward(np.zeros_like(x)[None], x[None], np.zeros_like(x), h, 0)
+    assert np.abs(h[0] - np.tanh(x.astype(np.float64))).max() < 3e-7
+    assert np.abs(h).max() <= 1.0
+
+
+NETWORKS = {
+    "rnn-tanh": (rnnkit.RNN, {}), "rnn-relu": (rnnkit.RNN, {"nonlinearity": "relu"}),
+    "rnn-sigmoid": (rnnkit.RNN, {"nonlinearity": "sigmoid"}), "gru": (rnnkit.GRU, {}), "lstm": (rnnkit.LSTM, {}),
+}
+
+
+def run_network(net, x, state0, lengths=None):
+    y, state, cache = net.forward(x, state0, lengths)
+    rng = np.random.default_rng(5)
+    dy = rng.standard_normal(y.shape)
+    dstate = tuple(rng.standard_normal(s.shape) for s in state)
+    dx, dstate0, grads = net.backward(dy, dstate, cache)
+    return {"y": y, **{f"state{i}": s for i, s in enumerate(state)}, "dx": dx,
+            **{f"dstate0_{i}": s for i, s in enumerate(dstate0)}, **grads}
+
+
+def network_and_inputs(name, dtype, bidirectional=False):
+    cls, options = NETWORKS[name]
+    net = cls(4, H, num_layers=2, bidirectional=bidirectional, seed=0, dtype=dtype, **options)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((B, 6, 4)).astype(dtype)
+    state0 = tuple(rng.standard_normal(s.shape).astype(dtype) for s in net.zero_state(B))
+    return net, x, state0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_numba_and_numpy_backends_give_the_same_network(name, dtype):
+    compiled_or_skip()
+    net, x, state0 = network_and_inputs(name, dtype, bidirectional=True)
+    results = {}
+    for backend in ("numba", "numpy"):
+        previous = kernels.set_backend(backend)
+        try:
+            assert kernels.backend() == backend
+            results[backend] = run_network(net, x, state0)
+        finally:
+            kernels.set_backend(previous)
+    tol = {np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    for k, v in results["numpy"].items():
+        scale = max(np.abs(v).max(), 1.0)
+        np.testing.assert_allclose(results["numba"][k] / scale, v / scale, rtol=0, atol=tol, err_msg=k)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_fused_path_equals_general_loop(name):
+    """Full lengths send the same batch through the general masked loop: same numbers."""
+    net, x, state0 = network_and_inputs(name, np.float64, bidirectional=True)
+    fast = run_network(net, x, state0)
+    general = run_network(net, x, state0, lengths=np.full(B, x.shape[1]))
+    for k, v in fast.items():
+        np.testing.assert_allclose(v, general[k], rtol=1e-12, atol=1e-13, err_msg=k)
+
+
+def test_backend_choice_is_checked():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        kernels.set_backend("cuda")
+    previous = kernels.set_backend("numpy")
+    try:
+        assert kernels.get("lstm_forward") is reference.lstm_forward
+    finally:
+        kernels.set_backend(previous)
+
+
+def test_import_does_not_load_numba():
+    code = "import sys, rnnkit; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
