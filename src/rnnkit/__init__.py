@@ -10,6 +10,7 @@ from .layers.embedding import Embedding
 from .layers.recurrent import Recurrent
 from .layers.stacked import Stacked
 from .models import LanguageModel, LanguageModelConfig, load
+from .models.sequence_classifier import SequenceClassifier
 from .models.language_model_training import evaluate_text, train_language_model
 from .networks import GRU, LSTM, RNN, RecurrentNetwork
 from .train import Trainer, TrainConfig
@@ -21,6 +22,7 @@ __all__ = [
     "RNNCell", "GRUCell", "LSTMCell", "Cell",
     "Recurrent", "Bidirectional", "Stacked", "Dense", "Embedding", "Dropout",
     "LanguageModel", "LanguageModelConfig", "train_language_model", "evaluate_text", "Vocabulary",
+    "SequenceClassifier",
     "Trainer", "TrainConfig", "load",
     "gradcheck", "interop", "losses", "optim",
 ]

@@ -5,8 +5,9 @@ import os
 
 from ..io import ModelFileError, load_model_file
 from .language_model import LanguageModel, LanguageModelConfig
+from .sequence_classifier import SequenceClassifier
 
-MODEL_KINDS = {LanguageModel.kind: LanguageModel}
+MODEL_KINDS = {LanguageModel.kind: LanguageModel, SequenceClassifier.kind: SequenceClassifier}
 
 
 def load(path: str | os.PathLike):
@@ -24,4 +25,4 @@ def load(path: str | os.PathLike):
     return MODEL_KINDS[kind].from_file_contents(arrays, metadata, os.fspath(path))
 
 
-__all__ = ["load", "LanguageModel", "LanguageModelConfig", "MODEL_KINDS"]
+__all__ = ["load", "LanguageModel", "LanguageModelConfig", "SequenceClassifier", "MODEL_KINDS"]

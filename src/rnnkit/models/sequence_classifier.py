@@ -1,0 +1,343 @@
+"""``SequenceClassifier``: many-to-one classification with a scikit-learn feel."""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+from numpy import ndarray
+
+from .._types import Params, prefixed, unprefixed
+from ..data.vocab import PAD, UNK, Vocabulary, tokenize_words
+from ..io import ModelFileError, save_model_file
+from ..metrics.classification import accuracy, confusion_matrix, macro_f1
+from .sequence_classifier_training import ClassifierNetwork, train_network
+
+NORMALIZE = ("channel", "series", None)
+TARGET_STEPS = 32   # frame="auto" cuts long series into about this many frames
+
+
+class SequenceClassifier:
+    """Many-to-one classifier: ``[embedding] -> (bi)RNN stack -> pooling -> dense -> softmax``,
+    an ensemble of ``n_models`` such networks averaging their probabilities.
+
+    ``X`` is a list of ``(T_i, D)`` (or ``(T_i,)``) float arrays, a padded ``(N, T, D)`` or
+    ``(N, T)`` array with ``lengths: (N,)``, or token input: a list of token lists or of sentences
+    (str, split into words). Labels ``y`` may be any JSON-able hashable (str, int, float, bool).
+
+    Feature input is scaled (``normalize``: ``"channel"`` z-scores each channel with the training
+    mean and deviation, stored with the model; ``"series"`` z-scores each sequence on its own;
+    None leaves it) and then cut into frames of ``frame`` consecutive steps every ``frame_stride``
+    steps, each frame one input vector of ``frame * D`` values, so a long series becomes a short
+    sequence (``"auto"``: about 32 frames for the median training length).
+
+    Each network trains with Adam on its own stratified ``val_fraction`` split of the training
+    data and keeps the parameters with the lowest validation loss (early stopping after
+    ``patience`` epochs without improvement); different seeds and splits make the ensemble.
+    ``class_weight``: None, ``"balanced"`` (``n / (K n_c)``) or a dict label -> weight.
+    """
+
+    kind = "sequence_classifier"
+
+    def __init__(self, *, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1,
+                 bidirectional: bool = True, pooling: str = "mean+max", dropout: float = 0.2,
+                 embedding_dim: int = 64, min_count: int = 1, lowercase: bool = True,
+                 normalize: str | None = "channel", frame: int | str = "auto", frame_stride: int | None = None,
+                 class_weight: str | dict | None = None, n_models: int = 3, lr: float = 3e-3,
+                 weight_decay: float = 0.0, batch_size: int = 32, max_epochs: int = 300, patience: int = 20,
+                 lr_decay: float = 0.8, val_fraction: float = 0.2, max_minutes: float | None = None,
+                 seed: int = 0, verbose: bool = False):
+        self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
+        self.bidirectional, self.pooling, self.dropout = bidirectional, pooling, dropout
+        self.embedding_dim, self.min_count, self.lowercase = embedding_dim, min_count, lowercase
+        self.normalize, self.frame, self.frame_stride = normalize, frame, frame_stride
+        self.class_weight, self.n_models, self.lr, self.weight_decay = class_weight, n_models, lr, weight_decay
+        self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
+        self.lr_decay, self.val_fraction, self.max_minutes = lr_decay, val_fraction, max_minutes
+        self.seed, self.verbose = seed, verbose
+        self.data_format = None     # set by the file loaders' callers (CLI): how evaluate_file reads data
+        self.data_options: dict = {}
+
+    def get_params(self) -> dict:
+        """The hyperparameters given to ``__init__``."""
+        return {name: getattr(self, name) for name in SequenceClassifier.__init__.__kwdefaults__}
+
+    def __repr__(self) -> str:
+        default = SequenceClassifier.__init__.__kwdefaults__
+        changed = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if default[k] != v)
+        return f"SequenceClassifier({changed})"
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _sequences(self, X, lengths, who: str) -> tuple[str, list]:
+        """("tokens", list of token lists) or ("features", list of (T_i, D) float arrays)."""
+        if isinstance(X, np.ndarray) and X.dtype.kind in "fiu":
+            if X.ndim == 2:
+                X = X[:, :, None]
+            if X.ndim != 3 or 0 in X.shape:
+                raise ValueError(f"{who}: expected X of shape (N, T, D) or (N, T), got {X.shape}")
+            N, T, _ = X.shape
+            if lengths is None:
+                lengths = np.full(N, T)
+            lengths = np.asarray(lengths)
+            if (lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer)
+                    or lengths.min() < 1 or lengths.max() > T):
+                raise ValueError(f"{who}: expected lengths: ({N},) integers in [1, {T}], "
+                                 f"got {lengths.dtype} {lengths.shape}")
+            return "features", [X[i, :lengths[i]].astype(np.float64) for i in range(N)]
+        if lengths is not None:
+            raise ValueError(f"{who}: lengths goes with a padded (N, T, D) array; a list carries its own lengths")
+        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__") or len(X) == 0:
+            raise ValueError(f"{who}: expected a non-empty list of sequences, got {type(X).__name__}")
+        first = X[0]
+        if isinstance(first, str) or (isinstance(first, (list, tuple)) and first and isinstance(first[0], str)):
+            return "tokens", [self._tokens(s, i, who) for i, s in enumerate(X)]
+        out, D = [], None
+        for i, s in enumerate(X):
+            try:
+                a = np.asarray(s, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{who}: sequence {i} is not numeric (got {type(s).__name__}); mixed "
+                                 "token and numeric sequences cannot be classified together") from None
+            a = a[:, None] if a.ndim == 1 else a
+            if a.ndim != 2 or a.shape[0] == 0:
+                raise ValueError(f"{who}: sequence {i} must be a (T, D) or (T,) array with T >= 1, got {a.shape}")
+            if D is not None and a.shape[1] != D:
+                raise ValueError(f"{who}: sequence {i} has {a.shape[1]} channels, sequence 0 has {D}")
+            if not np.isfinite(a).all():
+                raise ValueError(f"{who}: sequence {i} contains NaN or Inf (fill or drop missing values first)")
+            D = a.shape[1]
+            out.append(a)
+        return "features", out
+
+    def _tokens(self, s, i: int, who: str) -> list[str]:
+        if isinstance(s, str):
+            s = [t for sentence in tokenize_words(s) for t in sentence]
+        elif not isinstance(s, (list, tuple)) or not all(isinstance(t, str) for t in s):
+            raise ValueError(f"{who}: sequence {i} must be a str or a list of str tokens like sequence 0, "
+                             f"got {type(s).__name__}")
+        return [t.lower() for t in s] if self.lowercase else list(s)
+
+    def _encode(self, kind: str, seqs: list, who: str) -> tuple[ndarray, ndarray]:
+        """Padded network input ``(N, T, D')`` floats or ``(N, T)`` ids, and lengths ``(N,)``."""
+        if kind != self.input_kind_:
+            raise ValueError(f"{who}: the model was trained on {self.input_kind_}, got {kind}")
+        if kind == "tokens":
+            ids = [self.vocab_.encode(s) if s else np.array([self.vocab_.unk_id]) for s in seqs]
+            lengths = np.array([len(a) for a in ids])
+            out = np.zeros((len(ids), lengths.max()), dtype=np.int64)  # <PAD> = 0
+            for i, a in enumerate(ids):
+                out[i, :len(a)] = a
+            return out, lengths
+        D = seqs[0].shape[1]
+        if D != self.n_channels_:
+            raise ValueError(f"{who}: expected sequences with {self.n_channels_} channel(s), got {D}")
+        f, s = self.frame_, self.frame_stride_
+        frames = [self._frames(self._scale(a), f, s) for a in seqs]
+        lengths = np.array([len(a) for a in frames])
+        out = np.zeros((len(frames), lengths.max(), f * D), dtype=np.float32)
+        for i, a in enumerate(frames):
+            out[i, :len(a)] = a
+        return out, lengths
+
+    def _scale(self, a: ndarray) -> ndarray:
+        if self.normalize == "channel":
+            return (a - self.mean_) / self.std_
+        if self.normalize == "series":
+            return (a - a.mean(0)) / np.maximum(a.std(0), 1e-8)
+        return a
+
+    @staticmethod
+    def _frames(a: ndarray, f: int, s: int) -> ndarray:
+        """(T, D) -> (T', f * D): frame k holds steps ``k s .. k s + f - 1`` (zero-padded past the end)."""
+        if f == 1 and s == 1:
+            return a
+        T, D = a.shape
+        n = 1 + max(0, math.ceil((T - f) / s))
+        padded = np.zeros((s * (n - 1) + f, D))
+        padded[:T] = a
+        index = np.arange(n)[:, None] * s + np.arange(f)
+        return padded[index].reshape(n, f * D)
+
+    # -- fitting -----------------------------------------------------------------------------
+    def _check_hyperparameters(self) -> None:
+        who = "SequenceClassifier"
+        if self.normalize not in NORMALIZE:
+            raise ValueError(f"{who}: normalize must be one of {NORMALIZE}, got {self.normalize!r}")
+        if not (self.frame == "auto" or (isinstance(self.frame, int) and self.frame >= 1)):
+            raise ValueError(f"{who}: frame must be 'auto' or an int >= 1, got {self.frame!r}")
+        if self.frame_stride is not None and not (isinstance(self.frame_stride, int) and self.frame_stride >= 1):
+            raise ValueError(f"{who}: frame_stride must be None or an int >= 1, got {self.frame_stride!r}")
+        for name in ("hidden_size", "num_layers", "n_models", "batch_size", "max_epochs", "patience",
+                     "embedding_dim", "min_count"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"{who}: val_fraction must lie in [0, 1), got {self.val_fraction}")
+
+    def _class_weights(self, y: ndarray) -> ndarray | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        counts = np.bincount(y, minlength=len(self.classes_)).astype(np.float64)
+        if cw == "balanced":
+            return (len(y) / (len(counts) * counts)).astype(np.float32)
+        if isinstance(cw, dict):
+            unknown = [k for k in cw if k not in self.classes_]
+            if unknown:
+                raise ValueError(f"SequenceClassifier: class_weight names {unknown[0]!r}, not a class of y")
+            return np.array([float(cw.get(c, 1.0)) for c in self.classes_], dtype=np.float32)
+        raise ValueError(f"SequenceClassifier: class_weight must be None, 'balanced' or a dict, got {cw!r}")
+
+    def fit(self, X, y, lengths: ndarray | None = None, log=None) -> SequenceClassifier:
+        """Train on sequences ``X`` and labels ``y`` (see the class docstring); returns self."""
+        who = "SequenceClassifier.fit"
+        self._check_hyperparameters()
+        log = log or (print if self.verbose else (lambda message: None))
+        kind, seqs = self._sequences(X, lengths, who)
+        labels = list(y.tolist() if isinstance(y, np.ndarray) else y)
+        if len(labels) != len(seqs):
+            raise ValueError(f"{who}: X has {len(seqs)} sequences, y has {len(labels)} labels")
+        try:
+            classes = sorted(set(labels), key=lambda c: (type(c).__name__, c))
+        except TypeError:
+            raise ValueError(f"{who}: labels must be hashable and comparable within a type "
+                             f"(str, int, float, bool), got {type(labels[0]).__name__}") from None
+        if len(classes) < 2:
+            raise ValueError(f"{who}: y has a single class {classes}; need at least two")
+        self.classes_, self.input_kind_ = classes, kind
+        index = {c: i for i, c in enumerate(classes)}
+        target = np.array([index[c] for c in labels], dtype=np.int64)
+        if kind == "tokens":
+            self.vocab_ = Vocabulary.build_words(seqs, min_count=self.min_count, specials=(PAD, UNK))
+        else:
+            self.n_channels_ = seqs[0].shape[1]
+            steps = np.concatenate(seqs)
+            self.mean_, self.std_ = steps.mean(0), np.maximum(steps.std(0), 1e-8)
+            median = int(np.median([len(a) for a in seqs]))
+            self.frame_ = max(1, round(median / TARGET_STEPS)) if self.frame == "auto" else self.frame
+            self.frame_stride_ = self.frame_stride or self.frame_
+        x, lens = self._encode(kind, seqs, who)
+        weights = self._class_weights(target)
+        options = dict(lr=self.lr, weight_decay=self.weight_decay, patience=self.patience, lr_decay=self.lr_decay,
+                       max_epochs=self.max_epochs, progress=self.verbose)
+        self.networks_, self.history_ = [], []
+        for m in range(self.n_models):
+            seed = int(np.random.SeedSequence([self.seed, m]).generate_state(1)[0])
+            net = self._network(seed)
+            if self.max_minutes is not None:
+                options["max_minutes"] = self.max_minutes / self.n_models
+            t0 = time.perf_counter()
+            history = train_network(net, x, lens, target, val_fraction=self.val_fraction,
+                                    batch_size=self.batch_size, class_weight=weights, seed=seed,
+                                    train_options=options, log=log)
+            self.history_.extend({"model": m, **row} for row in history)
+            log(f"network {m + 1}/{self.n_models}: {len(history)} evaluations in {time.perf_counter() - t0:.1f} s")
+            self.networks_.append(net)
+        return self
+
+    def _network(self, seed: int, dtype=np.float32) -> ClassifierNetwork:
+        tokens = self.input_kind_ == "tokens"
+        return ClassifierNetwork(0 if tokens else self.frame_ * self.n_channels_, len(self.classes_),
+                                 vocab_size=len(self.vocab_) if tokens else None, embedding_dim=self.embedding_dim,
+                                 cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
+                                 bidirectional=self.bidirectional, pooling=self.pooling, dropout=self.dropout,
+                                 seed=seed, dtype=dtype)
+
+    # -- predicting --------------------------------------------------------------------------
+    def _check_fitted(self, who: str) -> None:
+        if not getattr(self, "networks_", None):
+            raise ValueError(f"{who}: the classifier is not fitted; call fit(X, y) first")
+
+    def predict_proba(self, X, lengths: ndarray | None = None) -> ndarray:
+        """(N, K) class probabilities, columns in the order of ``classes_``: the mean of the
+        networks' softmax outputs."""
+        who = "SequenceClassifier.predict_proba"
+        self._check_fitted(who)
+        x, lens = self._encode(*self._sequences(X, lengths, who), who)
+        proba = 0.0
+        for net in self.networks_:
+            logits = net.predict_logits(x, lens)
+            p = np.exp(logits - logits.max(1, keepdims=True))
+            proba = proba + p / p.sum(1, keepdims=True)
+        return proba / len(self.networks_)
+
+    def predict(self, X, lengths: ndarray | None = None) -> ndarray:
+        """(N,) predicted labels."""
+        proba = self.predict_proba(X, lengths)
+        return np.array([self.classes_[i] for i in proba.argmax(1)], dtype=object if
+                        len({type(c) for c in self.classes_}) > 1 else None)
+
+    def score(self, X, y, lengths: ndarray | None = None) -> float:
+        """Accuracy on ``(X, y)``."""
+        return accuracy(list(y), self.predict(X, lengths).tolist())
+
+    def evaluate(self, X, y, lengths: ndarray | None = None) -> dict:
+        """Accuracy, macro-F1, the confusion matrix (rows true, columns predicted, ``classes_``
+        order; labels unseen in training count in their own row) and the number of cases."""
+        pred = self.predict(X, lengths).tolist()
+        y = list(y.tolist() if isinstance(y, np.ndarray) else y)
+        labels = self.classes_ + [c for c in dict.fromkeys(y) if c not in self.classes_]
+        return {"accuracy": accuracy(y, pred), "macro_f1": macro_f1(y, pred, labels), "n": len(y),
+                "labels": labels, "confusion_matrix": confusion_matrix(y, pred, labels).tolist()}
+
+    def evaluate_file(self, path) -> dict:
+        """:meth:`evaluate` on a labelled data file read as the training data was (see
+        :func:`read_labelled_data`)."""
+        from .sequence_classifier_files import read_labelled_data
+        X, y, _, _ = read_labelled_data(path, self.data_format, self.data_options)
+        return self.evaluate(X, y)
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """One safetensors file: every network's parameters, the scaler, and in the metadata the
+        hyperparameters, classes, vocabulary and how data files are read."""
+        self._check_fitted("SequenceClassifier.save")
+        bad = [c for c in self.classes_ if not isinstance(c, (str, int, float, bool))]
+        if bad:
+            raise ValueError(f"SequenceClassifier.save: label {bad[0]!r} ({type(bad[0]).__name__}) cannot be "
+                             "stored; use str, int, float or bool labels")
+        arrays: Params = {}
+        for m, net in enumerate(self.networks_):
+            arrays.update(prefixed(f"networks.{m}", net.params))
+        fitted = {"classes": list(self.classes_), "input_kind": self.input_kind_, "n_networks": len(self.networks_)}
+        if self.input_kind_ == "tokens":
+            fitted["vocab"] = self.vocab_.to_dict()
+        else:
+            fitted.update(n_channels=self.n_channels_, frame=self.frame_, frame_stride=self.frame_stride_)
+            arrays["scaler.mean"], arrays["scaler.std"] = self.mean_, self.std_
+        metadata = {"kind": self.kind, "params": self.get_params(), "fitted": fitted,
+                    "data_format": self.data_format, "data_options": self.data_options}
+        save_model_file(path, arrays, metadata)
+
+    @classmethod
+    def from_file_contents(cls, arrays: Params, metadata: dict, path: str) -> SequenceClassifier:
+        try:
+            model = cls(**metadata["params"])
+            fitted = metadata["fitted"]
+            model.classes_, model.input_kind_ = list(fitted["classes"]), fitted["input_kind"]
+            model.data_format, model.data_options = metadata.get("data_format"), metadata.get("data_options") or {}
+            if model.input_kind_ == "tokens":
+                model.vocab_ = Vocabulary.from_dict(fitted["vocab"])
+            else:
+                model.n_channels_, model.frame_ = int(fitted["n_channels"]), int(fitted["frame"])
+                model.frame_stride_ = int(fitted["frame_stride"])
+                model.mean_, model.std_ = arrays["scaler.mean"], arrays["scaler.std"]
+            model.networks_ = []
+            for m in range(int(fitted["n_networks"])):
+                net = model._network(seed=0)
+                stored = unprefixed(f"networks.{m}", arrays)
+                if set(stored) != set(net.params):
+                    raise ValueError(f"network {m} parameters do not match the architecture")
+                for k, v in stored.items():
+                    if v.shape != net.params[k].shape:
+                        raise ValueError(f"networks.{m}.{k} has shape {v.shape}, expected {net.params[k].shape}")
+                    net.params[k][...] = v
+                model.networks_.append(net)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"{os.fspath(path)}: not a valid sequence classifier file ({e})") from e
+        return model
+
+
+__all__ = ["SequenceClassifier"]
