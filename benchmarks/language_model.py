@@ -1,4 +1,4 @@
-"""Tiny Shakespeare: validation loss against training time, rnnkit against PyTorch on the CPU.
+"""Language-model quality: validation loss against training time, rnnkit against PyTorch on the CPU.
 
 Both sides train the same model (char embedding 64 -> 2-layer LSTM 512 with dropout 0.25 between
 layers and before the softmax -> linear), with the same hyperparameters (Adam 2e-3, batches of
@@ -8,8 +8,13 @@ as nanoGPT splits it), each in its own process with 2 threads. Every minute of *
 (evaluation excluded) both evaluate the full validation text in nats per character, read as 64
 contiguous streams with the state carried.
 
-    python benchmarks/lm_shakespeare.py --minutes 30            # both, then the table and plot
-    python benchmarks/lm_shakespeare.py --impl torch --minutes 2 # one side only (prints JSON)
+    python benchmarks/language_model.py --minutes 30            # tiny Shakespeare, both sides, table + plot
+    python benchmarks/language_model.py --impl torch --minutes 2 # one side only (prints JSON)
+    python benchmarks/language_model.py --text ../shared/data/ud_english_ewt/en_ewt-ud-train.conllu \
+        --minutes 2 --name ewt_defaults                          # an unseen text: web English sentences
+
+The hyperparameters are rnnkit's defaults for ``train-lm``, so the second form is the issue's
+"defaults on a text nobody tuned for" check.
 """
 from __future__ import annotations
 
@@ -27,11 +32,22 @@ HYPER = dict(embedding_dim=64, hidden_size=512, num_layers=2, dropout=0.25, lr=2
              seq_len=100, clip=5.0)
 
 
+def conllu_text(path: str) -> str:
+    """The raw sentences of a CoNLL-U treebank (its ``# text = ...`` lines), one per line."""
+    prefix = "# text = "
+    with open(path, encoding="utf-8") as f:
+        return "".join(line[len(prefix):] for line in f if line.startswith(prefix))
+
+
+def read_corpus(path: str) -> str:
+    return conllu_text(path) if path.endswith(".conllu") else Path(path).read_text(encoding="utf-8")
+
+
 def data(path: str):
     import numpy as np
     from rnnkit.data.text import TokenStreams
     from rnnkit.models.language_model_training import build_vocabulary, split_text
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_corpus(path)
     train_text, val_text = split_text(text, 0.1, "char")
     vocab = build_vocabulary(train_text, "char")
     train = TokenStreams(vocab.encode_text(train_text), HYPER["batch_size"], HYPER["seq_len"], drop_last=False)
@@ -148,10 +164,11 @@ def child_env() -> dict:
     return env
 
 
-def report(results: dict, minutes: float, out_dir: Path) -> None:
+def report(results: dict, minutes: float, out_dir: Path, name: str, corpus: str) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "lm_shakespeare.json").write_text(json.dumps({"hyperparameters": HYPER, "results": results}, indent=1))
-    lines = ["# Tiny Shakespeare: validation loss (nats/char) against training time", "",
+    (out_dir / f"{name}.json").write_text(json.dumps({"hyperparameters": HYPER, "corpus": corpus,
+                                                       "results": results}, indent=1))
+    lines = [f"# {corpus}: validation loss (nats/char) against training time", "",
              f"2-layer LSTM 512, embedding 64, dropout 0.25, Adam 2e-3, 64 x 100 windows, clip 5, "
              f"constant lr; last 10% held out; {minutes:g} minutes of training each, 2 threads, "
              "evaluation time excluded.", "",
@@ -163,7 +180,7 @@ def report(results: dict, minutes: float, out_dir: Path) -> None:
         minute = a.get("minutes", b.get("minutes"))
         lines.append(f"| {minute:.2f} | {a.get('val_loss', float('nan')):.4f} | {b.get('val_loss', float('nan')):.4f} "
                      f"| {a.get('steps', '')} | {b.get('steps', '')} |")
-    (out_dir / "lm_shakespeare.md").write_text("\n".join(lines) + "\n")
+    (out_dir / f"{name}.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -179,12 +196,14 @@ def report(results: dict, minutes: float, out_dir: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_dir / "lm_shakespeare.png")
+    fig.savefig(out_dir / f"{name}.png")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--text", default=str(DEFAULT_TEXT), help="tiny Shakespeare input.txt")
+    parser.add_argument("--text", default=str(DEFAULT_TEXT), help="a text file, or a .conllu treebank "
+                        "whose '# text' sentences are the text (default: tiny Shakespeare)")
+    parser.add_argument("--name", default="lm_shakespeare", help="results file name (default: lm_shakespeare)")
     parser.add_argument("--minutes", type=float, default=30.0, help="training minutes per implementation")
     parser.add_argument("--impl", choices=["rnnkit", "torch"], help="run one side in this process")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
@@ -203,8 +222,8 @@ def main() -> int:
                                str(args.minutes), "--seed", str(args.seed)], env=child_env(), check=True,
                               stdout=subprocess.PIPE, text=True)
         results[impl] = json.loads(done.stdout.strip().splitlines()[-1])
-    report(results, args.minutes, Path(args.out))
-    print((Path(args.out) / "lm_shakespeare.md").read_text())
+    report(results, args.minutes, Path(args.out), args.name, Path(args.text).name)
+    print((Path(args.out) / f"{args.name}.md").read_text())
     return 0
 
 
