@@ -24,3 +24,32 @@ def plot_history(history: list[dict], path: str | os.PathLike) -> None:
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def plot_confusion_matrix(cm, labels: list, path: str | os.PathLike, title: str = "") -> None:
+    """A confusion matrix (rows true class, columns predicted) as a PNG image with counts in the
+    cells, shaded by each row's fraction so small classes read as well as large ones."""
+    import numpy as np
+    cm = np.asarray(cm)
+    fraction = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    K = len(labels)
+    size = min(12, 2.5 + 0.45 * K)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9), dpi=100)
+    ax.imshow(fraction, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(K), [str(v) for v in labels], rotation=45 if K > 6 else 0, ha="right" if K > 6 else "center")
+    ax.set_yticks(range(K), [str(v) for v in labels])
+    if K <= 30:
+        for i in range(K):
+            for j in range(K):
+                if cm[i, j]:
+                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                            color="white" if fraction[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    tmp = f"{os.fspath(path)}.tmp.png"
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)

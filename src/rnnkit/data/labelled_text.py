@@ -4,8 +4,11 @@ from __future__ import annotations
 import os
 
 
-def load_labelled_text(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+def load_labelled_text(path: str | os.PathLike, require_labels: bool = True) -> tuple[list[str], list[str | None]]:
     """Sentences and labels of a UTF-8 file of ``sentence<TAB>label`` lines.
+
+    With ``require_labels=False`` (for prediction) a line without a tab is a sentence whose
+    label is None.
 
     Each line is split on its LAST tab, so a sentence may hold tabs; both parts are stripped of
     surrounding whitespace. Lines are read as the file's own ``\\n`` lines (not
@@ -38,12 +41,14 @@ def load_labelled_text(path: str | os.PathLike) -> tuple[list[str], list[str]]:
         if not line.strip():
             continue
         sentence, tab, label = line.rpartition("\t")
-        if not tab:
+        if not tab and not require_labels:
+            sentence, label = label, None
+        elif not tab:
             raise ValueError(f"{where}: expected 'sentence<TAB>label', found no tab in {line[:50]!r}")
-        sentence, label = sentence.strip(), label.strip()
+        sentence, label = sentence.strip(), None if label is None else label.strip()
         if not sentence:
             raise ValueError(f"{where}: empty sentence before the tab")
-        if not label:
+        if label is not None and not label:
             raise ValueError(f"{where}: empty label after the last tab")
         sentences.append(sentence)
         labels.append(label)

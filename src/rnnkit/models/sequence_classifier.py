@@ -232,7 +232,8 @@ class SequenceClassifier:
             history = train_network(net, x, lens, target, val_fraction=self.val_fraction,
                                     batch_size=self.batch_size, class_weight=weights, seed=seed,
                                     train_options=options, log=log)
-            self.history_.extend({"model": m, **row} for row in history)
+            offset = self.history_[-1]["minutes"] if self.history_ else 0.0  # one time axis for the ensemble
+            self.history_.extend({"model": m, **row, "minutes": row["minutes"] + offset} for row in history)
             log(f"network {m + 1}/{self.n_models}: {len(history)} evaluations in {time.perf_counter() - t0:.1f} s")
             self.networks_.append(net)
         return self
@@ -288,6 +289,12 @@ class SequenceClassifier:
         from .sequence_classifier_files import read_labelled_data
         X, y, _, _ = read_labelled_data(path, self.data_format, self.data_options)
         return self.evaluate(X, y)
+
+    def predict_file(self, path) -> list:
+        """Predicted labels for the cases of a data file (labels in it are not needed)."""
+        from .sequence_classifier_files import read_labelled_data
+        X, _, _, _ = read_labelled_data(path, self.data_format, self.data_options, require_labels=False)
+        return self.predict(X).tolist()
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path) -> None:
