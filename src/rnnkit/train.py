@@ -8,7 +8,8 @@ A task implements::
 
     steps_per_epoch: int
     train_step(step, rng) -> (loss, grads, tokens)   # mean loss of the batch, grads of params
-    evaluate() -> dict                               # must hold "loss" (lower is better)
+    evaluate() -> dict                               # must hold "loss" (lower is better) and
+                                                     #   TrainConfig.monitor if that is another key
     state_arrays() -> dict[str, ndarray]             # what must be saved to resume (carried
     load_state_arrays(arrays) -> None                #   hidden states, ...); {} if none
 
@@ -56,6 +57,8 @@ class TrainConfig:
     max_minutes: float | None = None
     seed: int = 0
     progress: bool = True
+    monitor: str = "loss"             # the evaluate() key that selects the best model, decays the lr, stops
+    mode: str = "min"                 # "min": lower monitor is better (a loss); "max": higher (an accuracy)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -68,6 +71,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"TrainConfig: {name} must be >= 1 or None, got {value}")
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"TrainConfig: mode must be 'min' or 'max', got {self.mode!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"TrainConfig: max_minutes must be > 0, got {self.max_minutes}")
 
@@ -91,7 +96,7 @@ class TrainState:
     step: int = 0
     tokens: int = 0
     elapsed: float = 0.0              # training seconds, evaluation excluded
-    best_loss: float = math.inf
+    best_loss: float = math.inf       # best monitored value, negated in mode "max" so lower is better
     bad_evals: int = 0
     lr: float = 0.0
     running_loss: float = 0.0         # sum of batch losses since the last evaluation
@@ -205,7 +210,7 @@ class Trainer:
         for k, v in self.best.items():
             self.params[k][...] = v
         self.log(f"stopped ({st.stopped}) after {st.step} steps, {st.elapsed / 60:.1f} min; "
-                 f"best validation loss {st.best_loss:.4f}")
+                 f"best validation {self.config.monitor} {self._signed(st.best_loss):.4f}")
         return st.history
 
     def _loop(self, progress, interrupted: threading.Event) -> None:
@@ -251,8 +256,12 @@ class Trainer:
                **{f"val_{k}": v for k, v in metrics.items()}, "lr": st.lr}
         st.history.append(row)
         st.running_loss, st.running_steps = 0.0, 0
-        if metrics["loss"] < st.best_loss:
-            st.best_loss, st.bad_evals = metrics["loss"], 0
+        if cfg.monitor not in metrics:
+            raise ValueError(f"TrainConfig.monitor is {cfg.monitor!r}, but the task's evaluation gives only "
+                             f"{sorted(metrics)}")
+        score = self._signed(metrics[cfg.monitor])
+        if score < st.best_loss:
+            st.best_loss, st.bad_evals = score, 0
             self.best = {k: v.copy() for k, v in self.params.items()}
             if self.save_model and self.out:
                 self.save_model(self.out)
@@ -266,6 +275,10 @@ class Trainer:
             self.on_evaluate(row)
         self.write_history()
         self.save_checkpoint()
+
+    def _signed(self, value: float) -> float:
+        """The monitored value as lower-is-better (negated in mode "max"), and back."""
+        return -value if self.config.mode == "max" else value
 
     def write_history(self) -> None:
         if self.out is None or not self.state.history:
