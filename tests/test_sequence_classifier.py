@@ -279,3 +279,34 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
     assert len(printed) == 20 and set(printed) <= {"down", "up"}
     assert main(["train-classifier", str(tmp_path / "missing.ts"), "--out", str(out)]) == 2
     assert "missing.ts: cannot read" in capsys.readouterr().err
+
+
+def test_trainer_min_delta_stops_on_creeping_validation_loss():
+    """TrainConfig.min_delta (added for the classifier): improvements smaller than it count as none."""
+    from rnnkit.train import TrainConfig, Trainer
+
+    class Creeping:
+        steps_per_epoch = 1
+
+        def __init__(self):
+            self.losses = iter([1.0, 0.5, 0.4995, 0.499, 0.4985, 0.3, 0.2999, 0.2998])
+
+        def train_step(self, step, rng):
+            return 0.0, {"w": np.zeros(1)}, 1
+
+        def evaluate(self):
+            return {"loss": next(self.losses)}
+
+        def state_arrays(self):
+            return {}
+
+        def load_state_arrays(self, arrays):
+            pass
+
+    params = {"w": np.zeros(1)}
+    run = lambda delta: Trainer(params, Creeping(), TrainConfig(patience=3, min_delta=delta, lr_decay=1.0, max_steps=8,  # noqa: E731
+                                                               progress=False), log=lambda m: None).fit()
+    assert len(run(1e-2)) == 5         # 0.4995, 0.499, 0.4985 are not progress: stop after three
+    assert len(run(0.0)) == 8          # every tiny step resets the patience
+    with pytest.raises(ValueError, match="min_delta must be >= 0"):
+        TrainConfig(min_delta=-1.0)

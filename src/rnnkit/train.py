@@ -59,6 +59,7 @@ class TrainConfig:
     progress: bool = True
     monitor: str = "loss"             # the evaluate() key that selects the best model, decays the lr, stops
     mode: str = "min"                 # "min": lower monitor is better (a loss); "max": higher (an accuracy)
+    min_delta: float = 0.0            # an evaluation improves only if it beats the best by more than this
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -71,6 +72,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"TrainConfig: {name} must be >= 1 or None, got {value}")
+        if not self.min_delta >= 0:
+            raise ValueError(f"TrainConfig: min_delta must be >= 0, got {self.min_delta}")
         if self.mode not in ("min", "max"):
             raise ValueError(f"TrainConfig: mode must be 'min' or 'max', got {self.mode!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
@@ -260,7 +263,7 @@ class Trainer:
             raise ValueError(f"TrainConfig.monitor is {cfg.monitor!r}, but the task's evaluation gives only "
                              f"{sorted(metrics)}")
         score = self._signed(metrics[cfg.monitor])
-        if score < st.best_loss:
+        if score < st.best_loss - cfg.min_delta:
             st.best_loss, st.bad_evals = score, 0
             self.best = {k: v.copy() for k, v in self.params.items()}
             if self.save_model and self.out:

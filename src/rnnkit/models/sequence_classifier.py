@@ -28,7 +28,8 @@ class SequenceClassifier:
 
     Feature input is scaled (``normalize``: ``"channel"`` z-scores each channel with the training
     mean and deviation, stored with the model; ``"series"`` z-scores each sequence on its own;
-    None leaves it) and then cut into frames of ``frame`` consecutive steps every ``frame_stride``
+    None leaves it), optionally widened by each channel's first difference (``derivatives``), and
+    then cut into frames of ``frame`` consecutive steps every ``frame_stride``
     steps, each frame one input vector of ``frame * D`` values, so a long series becomes a short
     sequence (``"auto"``: about 32 frames for the median training length).
 
@@ -43,15 +44,16 @@ class SequenceClassifier:
     def __init__(self, *, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1,
                  bidirectional: bool = True, pooling: str = "mean+max", dropout: float = 0.2,
                  embedding_dim: int = 64, min_count: int = 1, lowercase: bool = True,
-                 normalize: str | None = "channel", frame: int | str = "auto", frame_stride: int | None = None,
+                 normalize: str | None = "channel", derivatives: bool = False, frame: int | str = "auto",
+                 frame_stride: int | None = None,
                  class_weight: str | dict | None = None, n_models: int = 3, lr: float = 3e-3,
-                 weight_decay: float = 0.0, batch_size: int = 32, max_epochs: int = 300, patience: int = 20,
-                 lr_decay: float = 0.8, val_fraction: float = 0.2, max_minutes: float | None = None,
+                 weight_decay: float = 0.0, batch_size: int | str = "auto", max_epochs: int = 300, patience: int = 20,
+                 lr_decay: float = 1.0, val_fraction: float = 0.2, max_minutes: float | None = None,
                  seed: int = 0, verbose: bool = False):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.pooling, self.dropout = bidirectional, pooling, dropout
         self.embedding_dim, self.min_count, self.lowercase = embedding_dim, min_count, lowercase
-        self.normalize, self.frame, self.frame_stride = normalize, frame, frame_stride
+        self.normalize, self.derivatives, self.frame, self.frame_stride = normalize, derivatives, frame, frame_stride
         self.class_weight, self.n_models, self.lr, self.weight_decay = class_weight, n_models, lr, weight_decay
         self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
         self.lr_decay, self.val_fraction, self.max_minutes = lr_decay, val_fraction, max_minutes
@@ -133,12 +135,18 @@ class SequenceClassifier:
         if D != self.n_channels_:
             raise ValueError(f"{who}: expected sequences with {self.n_channels_} channel(s), got {D}")
         f, s = self.frame_, self.frame_stride_
-        frames = [self._frames(self._scale(a), f, s) for a in seqs]
+        frames = [self._frames(self._scale(self._with_derivatives(a)), f, s) for a in seqs]
         lengths = np.array([len(a) for a in frames])
         out = np.zeros((len(frames), lengths.max(), f * D), dtype=np.float32)
         for i, a in enumerate(frames):
             out[i, :len(a)] = a
         return out, lengths
+
+    def _with_derivatives(self, a: ndarray) -> ndarray:
+        """(T, D) -> (T, 2 D) with each channel's first difference appended (0 at t = 0)."""
+        if not self.derivatives:
+            return a
+        return np.concatenate([a, np.diff(a, axis=0, prepend=a[:1])], axis=1)
 
     def _scale(self, a: ndarray) -> ndarray:
         if self.normalize == "channel":
@@ -168,7 +176,10 @@ class SequenceClassifier:
             raise ValueError(f"{who}: frame must be 'auto' or an int >= 1, got {self.frame!r}")
         if self.frame_stride is not None and not (isinstance(self.frame_stride, int) and self.frame_stride >= 1):
             raise ValueError(f"{who}: frame_stride must be None or an int >= 1, got {self.frame_stride!r}")
-        for name in ("hidden_size", "num_layers", "n_models", "batch_size", "max_epochs", "patience",
+        if self.batch_size != "auto" and (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
+                                          or self.batch_size < 1):
+            raise ValueError(f"{who}: batch_size must be 'auto' or a positive int, got {self.batch_size!r}")
+        for name in ("hidden_size", "num_layers", "n_models", "max_epochs", "patience",
                      "embedding_dim", "min_count"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -213,7 +224,7 @@ class SequenceClassifier:
             self.vocab_ = Vocabulary.build_words(seqs, min_count=self.min_count, specials=(PAD, UNK))
         else:
             self.n_channels_ = seqs[0].shape[1]
-            steps = np.concatenate(seqs)
+            steps = np.concatenate([self._with_derivatives(a) for a in seqs])
             self.mean_, self.std_ = steps.mean(0), np.maximum(steps.std(0), 1e-8)
             median = int(np.median([len(a) for a in seqs]))
             self.frame_ = max(1, round(median / TARGET_STEPS)) if self.frame == "auto" else self.frame
@@ -230,7 +241,7 @@ class SequenceClassifier:
                 options["max_minutes"] = self.max_minutes / self.n_models
             t0 = time.perf_counter()
             history = train_network(net, x, lens, target, val_fraction=self.val_fraction,
-                                    batch_size=self.batch_size, class_weight=weights, seed=seed,
+                                    batch_size=self._batch_size(len(target)), class_weight=weights, seed=seed,
                                     train_options=options, log=log)
             offset = self.history_[-1]["minutes"] if self.history_ else 0.0  # one time axis for the ensemble
             self.history_.extend({"model": m, **row, "minutes": row["minutes"] + offset} for row in history)
@@ -238,9 +249,15 @@ class SequenceClassifier:
             self.networks_.append(net)
         return self
 
+    def _batch_size(self, n: int) -> int:
+        """``"auto"``: a tenth of the cases, within [8, 64], so a small data set still gets several
+        updates an epoch and a large one uses the matrix units well."""
+        return self.batch_size if self.batch_size != "auto" else int(np.clip(n // 10, 8, 64))
+
     def _network(self, seed: int, dtype=np.float32) -> ClassifierNetwork:
         tokens = self.input_kind_ == "tokens"
-        return ClassifierNetwork(0 if tokens else self.frame_ * self.n_channels_, len(self.classes_),
+        width = 0 if tokens else self.frame_ * self.n_channels_ * (2 if self.derivatives else 1)
+        return ClassifierNetwork(width, len(self.classes_),
                                  vocab_size=len(self.vocab_) if tokens else None, embedding_dim=self.embedding_dim,
                                  cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
                                  bidirectional=self.bidirectional, pooling=self.pooling, dropout=self.dropout,

@@ -168,6 +168,9 @@ def train_network(net: ClassifierNetwork, x: ndarray, lengths: ndarray, y: ndarr
     task = ClassificationTask(net, x, lengths, y, train_idx, val_idx, batch_size, class_weight, seed)
     options = dict(train_options)
     options.setdefault("eval_every", task.steps_per_epoch)
+    # a validation loss creeping down by less than this is not progress: without it a model that
+    # already separates its validation set trains on for the whole epoch budget
+    options.setdefault("min_delta", 1e-3)
     config = TrainConfig(seed=seed, **options)
     return Trainer(net.params, task, config, log=log).fit()
 

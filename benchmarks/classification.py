@@ -1,0 +1,202 @@
+"""SequenceClassifier on the issue-5 data sets: default and tuned settings, every seed, timed.
+
+    python benchmarks/classification.py                        # everything (long: see the results file)
+    python benchmarks/classification.py --datasets GunPoint --seeds 0 --configs default
+    python benchmarks/classification.py --tune ArrowHead       # inner-validation grid on TRAIN only
+
+Official test splits: the UCR/UEA TRAIN/TEST files; FSDD recordings with index 0-4 are the test
+set; UCI sentiment (3 x 1,000 sentences) is split 80/20, stratified, with seed 0. "Tuned" settings
+were chosen with ``--tune``: mean accuracy over two stratified 70/30 splits of the TRAINING data
+(the test split is never looked at); the choices and their validation figures are in TUNED below
+and in the results file. Writes ``benchmarks/results/classification.{json,md}`` after every run.
+Needs ../shared/data (a benchmark, not a test) and, for FSDD, ``pip install 'rnnkit[audio]'``.
+"""
+from __future__ import annotations
+
+import os
+
+# One BLAS thread per process: the recurrent steps multiply small matrices, and on a shared 2-core
+# machine OpenBLAS's threads fight each other and other jobs (measured 3.4x slower with threads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from rnnkit import SequenceClassifier  # noqa: E402
+from rnnkit.models.sequence_classifier_training import stratified_split  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results" / "classification"
+
+TARGETS = {"JapaneseVowels": 0.985, "GunPoint": 0.97, "ItalyPowerDemand": 0.96, "BasicMotions": 0.975,
+           "ArrowHead": 0.80, "FSDD": 0.985, "Sentiment": 0.80}
+UCR = ["JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", "ArrowHead"]
+
+# Settings chosen by --tune on TRAIN-only validation (see the results file for the figures).
+TUNED: dict[str, dict] = {}
+
+# The grid --tune tries (each with n_models=1; the final runs use the ensemble size given here).
+GRID = [
+    {},
+    {"derivatives": True},
+    {"hidden_size": 128, "num_layers": 2},
+    {"normalize": "series"},
+    {"pooling": "attention+mean+max"},
+    {"frame_stride": "half"},
+]
+
+
+def load(name: str):
+    """(X_train, y_train, X_test, y_test) on the official split."""
+    if name in UCR:
+        from rnnkit.data.ucr import load_ts
+        tr = load_ts(DATA / "ucr_uea" / name / f"{name}_TRAIN.ts")
+        te = load_ts(DATA / "ucr_uea" / name / f"{name}_TEST.ts")
+        return tr.X, tr.y.tolist(), te.X, te.y.tolist()
+    if name == "Sentiment":
+        from rnnkit.data.labelled_text import load_labelled_text
+        X, y = [], []
+        for source in ("amazon_cells", "imdb", "yelp"):
+            s, labels = load_labelled_text(DATA / "sentiment" / f"{source}_labelled.txt")
+            X += s
+            y += labels
+        train, test = stratified_split(np.array(y), 0.2, np.random.default_rng(0))
+        return [X[i] for i in train], [y[i] for i in train], [X[i] for i in test], [y[i] for i in test]
+    if name == "FSDD":
+        from rnnkit.data.audio import load_audio_dir
+        folder = DATA / "fsdd" / "recordings"
+        tr = load_audio_dir(folder, exclude="*_[0-4].wav")
+        te = load_audio_dir(folder, pattern="*_[0-4].wav")
+        return tr.X, tr.y, te.X, te.y
+    raise ValueError(f"unknown data set {name!r}; choose from {list(TARGETS)}")
+
+
+def resolve(params: dict, X) -> dict:
+    """``frame_stride: "half"`` means half the automatic frame (overlapping frames)."""
+    params = dict(params)
+    if params.get("frame_stride") == "half":
+        probe = SequenceClassifier(**{k: v for k, v in params.items() if k != "frame_stride"})
+        median = int(np.median([len(x) for x in X]))
+        frame = probe.frame if probe.frame != "auto" else max(1, round(median / 32))
+        params["frame"], params["frame_stride"] = frame, max(1, frame // 2)
+    return params
+
+
+def run(name: str, config: str, seed: int, data) -> dict:
+    Xtr, ytr, Xte, yte = data
+    params = resolve(TUNED.get(name, {}) if config == "tuned" else {}, Xtr)
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    clf = SequenceClassifier(**params, seed=seed).fit(Xtr, ytr)
+    seconds = time.perf_counter() - t0
+    metrics = clf.evaluate(Xte, yte)
+    return {"dataset": name, "config": config, "seed": seed, "accuracy": metrics["accuracy"],
+            "macro_f1": metrics["macro_f1"], "train_seconds": round(seconds, 1), "params": params,
+            "epochs": [sum(1 for r in clf.history_ if r["model"] == m) for m in range(clf.n_models)],
+            "load_before": round(load0, 2), "load_after": round(os.getloadavg()[0], 2),
+            "n_train": len(Xtr), "n_test": len(Xte)}
+
+
+def tune(name: str, data) -> list[dict]:
+    """Mean validation accuracy of each GRID entry over two stratified 70/30 splits of TRAIN."""
+    Xtr, ytr, _, _ = data
+    y = np.array(ytr)
+    rows = []
+    for params in GRID:
+        p = resolve(params, Xtr)
+        accs, t0 = [], time.perf_counter()
+        for fold in range(2):
+            a, b = stratified_split(y, 0.3, np.random.default_rng(100 + fold))
+            clf = SequenceClassifier(**{**p, "n_models": 1}, seed=fold).fit([Xtr[i] for i in a], y[a].tolist())
+            accs.append(clf.score([Xtr[i] for i in b], y[b].tolist()))
+        row = {"dataset": name, "params": params, "val_accuracy": float(np.mean(accs)), "folds": accs,
+               "seconds": round(time.perf_counter() - t0, 1)}
+        print(json.dumps(row), flush=True)
+        record(new_tuning=[row])
+        rows.append(row)
+    return rows
+
+
+def write(rows: list[dict], tuning: list[dict]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                       f"NumPy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}"}
+    RESULTS.with_suffix(".json").write_text(json.dumps({**meta, "runs": rows, "tuning": tuning}, indent=1))
+    lines = ["# SequenceClassifier on the issue-5 data sets", "",
+             "Written by `benchmarks/classification.py`. Accuracy on the official test split; one column",
+             "per seed; time is training seconds for the whole ensemble (`load` is the 1-minute load",
+             "average before/after, since other jobs shared this 2-core machine).", "",
+             f"Machine: {meta['machine']}.", "",
+             "| data set | target | config | accuracy per seed | mean | min meets target | train s per seed | load |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in TARGETS:
+        for config in ("default", "tuned"):
+            sel = [r for r in rows if r["dataset"] == name and r["config"] == config]
+            if not sel:
+                continue
+            accs = [r["accuracy"] for r in sel]
+            lines.append(f"| {name} | {TARGETS[name]:.3f} | {config} | "
+                         + ", ".join(f"{r['accuracy']:.3f} (s{r['seed']})" for r in sel)
+                         + f" | {np.mean(accs):.3f} | {'yes' if min(accs) >= TARGETS[name] else 'no'} | "
+                         + ", ".join(f"{r['train_seconds']:.0f}" for r in sel)
+                         + f" | {sel[0]['load_before']:.1f}-{max(r['load_after'] for r in sel):.1f} |")
+    lines += ["", "Settings: `default` is `SequenceClassifier(seed=s)` with nothing else set; `tuned`:", ""]
+    for name, params in TUNED.items():
+        lines.append(f"- {name}: `{json.dumps(params)}`")
+    if tuning:
+        lines += ["", "## Tuning (validation accuracy on TRAIN only; 2 stratified 70/30 splits, 1 network)", "",
+                  "| data set | settings | validation accuracy | folds | s |", "|---|---|---|---|---|"]
+        for t in tuning:
+            lines.append(f"| {t['dataset']} | `{json.dumps(t['params'])}` | {t['val_accuracy']:.3f} | "
+                         f"{', '.join(f'{a:.3f}' for a in t['folds'])} | {t['seconds']:.0f} |")
+    RESULTS.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def record(new_runs: list[dict] = (), new_tuning: list[dict] = ()) -> None:
+    """Merge into the results file under a lock, so runs in parallel processes all land."""
+    import fcntl
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = RESULTS.with_suffix(".json")
+        previous = json.loads(path.read_text()) if path.exists() else {}
+        key = lambda r: (r["dataset"], r["config"], r["seed"])  # noqa: E731
+        replaced = {key(r) for r in new_runs}
+        runs = [r for r in previous.get("runs", []) if key(r) not in replaced] + list(new_runs)
+        tkey = lambda t: (t["dataset"], json.dumps(t["params"], sort_keys=True))  # noqa: E731
+        treplaced = {tkey(t) for t in new_tuning}
+        tuning = [t for t in previous.get("tuning", []) if tkey(t) not in treplaced] + list(new_tuning)
+        write(runs, tuning)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=list(TARGETS), help="data sets (default: all)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    parser.add_argument("--configs", nargs="+", default=["default", "tuned"], help="default and/or tuned")
+    parser.add_argument("--tune", nargs="+", default=None, help="run the tuning grid on these data sets instead")
+    args = parser.parse_args()
+    if args.tune:
+        for name in args.tune:
+            tune(name, load(name))
+        return
+    for name in args.datasets:
+        data = load(name)
+        for config in args.configs:
+            if config == "tuned" and name not in TUNED:
+                print(f"{name}: no tuned settings yet; run --tune {name} first")
+                continue
+            for seed in args.seeds:
+                row = run(name, config, seed, data)
+                print(json.dumps(row), flush=True)
+                record(new_runs=[row])
+
+
+if __name__ == "__main__":
+    main()
