@@ -102,3 +102,23 @@ def test_matches_torch_packed_bidirectional_final_states(cell):
     torch_grads = interop.to_torch(enc.rnn, {k[4:]: v for k, v in grads.items() if k.startswith("rnn.")})
     for name, p in rnn.named_parameters():
         np.testing.assert_allclose(torch_grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_unmasked_birnn_equals_the_masked_network(cell):
+    import rnnkit
+    from rnnkit.layers.char_encoder import birnn_backward, birnn_forward
+    net = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU}[cell](3, 4, 2, bidirectional=True, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    x, lengths = rng.standard_normal((3, 5, 3)), np.array([5, 2, 4])
+    x[1, 2:] = 7.0                                   # padding that must not leak into valid steps
+    dy = rng.standard_normal((3, 5, 8))
+    y_ref, _, cache_ref = net.forward(x, lengths=lengths)
+    dx_ref, _, g_ref = net.backward(dy, None, cache_ref)
+    y, cache = birnn_forward(net, x, lengths)
+    dx, g = birnn_backward(net, dy, cache)
+    np.testing.assert_allclose(y, y_ref, atol=1e-12)
+    mask = (np.arange(5)[None, :] < lengths[:, None])[..., None]
+    np.testing.assert_allclose(dx * mask, dx_ref * mask, atol=1e-12)
+    for k in g_ref:
+        np.testing.assert_allclose(g[k], g_ref[k], atol=1e-12, err_msg=k)

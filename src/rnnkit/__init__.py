@@ -11,6 +11,8 @@ from .layers.recurrent import Recurrent
 from .layers.stacked import Stacked
 from .models import LanguageModel, LanguageModelConfig, load
 from .models.sequence_classifier import SequenceClassifier
+from .models.forecaster import Forecaster
+from .models.sequence_tagger import SequenceTagger, TaggerConfig
 from .models.language_model_training import evaluate_text, train_language_model
 from .networks import GRU, LSTM, RNN, RecurrentNetwork
 from .train import Trainer, TrainConfig
@@ -22,7 +24,8 @@ __all__ = [
     "RNNCell", "GRUCell", "LSTMCell", "Cell",
     "Recurrent", "Bidirectional", "Stacked", "Dense", "Embedding", "Dropout",
     "LanguageModel", "LanguageModelConfig", "train_language_model", "evaluate_text", "Vocabulary",
-    "SequenceClassifier",
+    "SequenceClassifier", "Forecaster",
+    "SequenceTagger", "TaggerConfig",
     "Trainer", "TrainConfig", "load",
     "gradcheck", "interop", "losses", "optim",
 ]

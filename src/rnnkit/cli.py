@@ -60,6 +60,36 @@ def add_classifier_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def add_forecaster_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--columns", default=None, help="comma-separated channels to use (default: every numeric column)")
+    p.add_argument("--time-column", default="auto", help="column of time stamps, or 'none' (default: auto, by name or dates)")
+    p.add_argument("--sort-by-time", action="store_true", help="order rows by the time column, not file order")
+    p.add_argument("--missing", choices=["error", "interpolate", "ffill"], default="error",
+                   help="what to do with empty or NA cells (default: error, naming file and line)")
+    p.add_argument("--lookback", type=int, default=None, help="window length (default: twice the dominant period)")
+    p.add_argument("--horizon", type=int, default=1, help="steps to forecast (default: 1)")
+    p.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
+                   help="emit all horizon steps at once, or one step fed back (default: direct)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--hidden-size", type=int, default=32, help="units per layer (default: 32)")
+    p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers (default: 1)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the head (default: 0)")
+    p.add_argument("--no-linear", action="store_true", help="drop the linear autoregressive path")
+    p.add_argument("--scaling", choices=["standard", "minmax", "none"], default="standard",
+                   help="per-channel input scaling, stored with the model (default: standard)")
+    p.add_argument("--season", type=int, default=1, help="seasonal period of MASE's naive forecast (default: 1)")
+    p.add_argument("--n-models", type=int, default=5, help="networks averaged (default: 5)")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default: 3e-3)")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per step (default: 32)")
+    p.add_argument("--max-epochs", type=int, default=200, help="epoch budget (default: 200)")
+    p.add_argument("--patience", type=int, default=20, help="epochs without validation improvement before stopping (default: 20)")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="tail of each series held out (default: 0.2)")
+    p.add_argument("--max-minutes", type=float, default=None, help="training time budget (default: none)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,9 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model file to write (safetensors)")
     add_classifier_flags(p)
 
+    p = sub.add_parser("train-forecaster", help="train a forecaster on CSV time series (one series per file)")
+    p.add_argument("data", nargs="+", help="CSV files: a row per time step, a column per channel")
+    p.add_argument("--test", default=None, help="a CSV series to report RMSE, MAE and MASE on (default: the held-out tail)")
+    p.add_argument("--out", required=True, help="model file to write (safetensors)")
+    add_forecaster_flags(p)
+
     p = sub.add_parser("predict", help="print a model's prediction for each case of a data file")
     p.add_argument("model", help="a model file")
     p.add_argument("data", help="data in the format the model was trained on (labels not needed)")
+
+    p = sub.add_parser("train-tagger", help="train a sequence tagger (POS, NER) on a CoNLL-U or CoNLL file")
+    p.add_argument("train", help="training data: CoNLL-U (.conllu) or CoNLL columns (token ... tag)")
+    p.add_argument("--dev", default=None, help="development data for early stopping (default: 10%% of TRAIN held out)")
+    p.add_argument("--out", required=True, help="model file to write (safetensors)")
+    add_tagger_flags(p)
+
+    p = sub.add_parser("tag", help="write a CoNLL-U or CoNLL file back with a tagger's predicted tags")
+    p.add_argument("model", help="a model file from train-tagger")
+    p.add_argument("data", help="a CoNLL-U file, or a CoNLL file (a token per line, tag column optional)")
+    p.add_argument("--output", default=None, help="file to write (default: standard output)")
 
     p = sub.add_parser("demo", help="train on a bundled Shakespeare excerpt for about two minutes")
     p.add_argument("--out", default="demo-model.safetensors", help="model file to write (default: demo-model.safetensors)")
@@ -180,6 +227,75 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_train_forecaster(args) -> int:
+    from .models.forecaster_files import train_forecaster_files
+    time_column = None if args.time_column.lower() == "none" else args.time_column
+    csv_options = dict(columns=args.columns.split(",") if args.columns else None, time_column=time_column,
+                       sort_by_time=args.sort_by_time, missing=args.missing)
+    train_forecaster_files(
+        args.data, args.out, test=args.test, resume=args.resume, csv_options=csv_options,
+        lookback=args.lookback, horizon=args.horizon, strategy=args.strategy, cell=args.cell,
+        hidden_size=args.hidden_size, num_layers=args.num_layers, dropout=args.dropout, linear=not args.no_linear,
+        scaling=args.scaling, season=args.season, n_models=args.n_models, lr=args.lr, batch_size=args.batch_size,
+        max_epochs=args.max_epochs, patience=args.patience, val_fraction=args.val_fraction,
+        max_minutes=args.max_minutes, seed=args.seed, verbose=not args.no_progress)
+    print(f"saved {args.out}")
+    return 0
+
+
+def add_tagger_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--column", choices=["upos", "xpos"], default="upos", help="CoNLL-U tag column (default: upos)")
+    p.add_argument("--format", choices=["auto", "conllu", "conll"], default="auto",
+                   help="file format (default: auto, by extension and content)")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--hidden-size", type=int, default=128, help="sentence RNN units per direction (default: 128)")
+    p.add_argument("--num-layers", type=int, default=1, help="stacked bidirectional layers (default: 1)")
+    p.add_argument("--word-dim", type=int, default=100, help="word embedding size (default: 100)")
+    p.add_argument("--char-hidden-size", type=int, default=50,
+                   help="character BiLSTM units per direction, 0 for none (default: 50)")
+    p.add_argument("--dropout", type=float, default=0.33, help="dropout on features and RNN outputs (default: 0.33)")
+    p.add_argument("--word-vectors", default=None, help="word2vec/GloVe text file to initialise word embeddings")
+    p.add_argument("--batch-size", type=int, default=32, help="sentences per batch (default: 32)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")
+    p.add_argument("--max-epochs", type=int, default=None, help="epoch budget (default: none)")
+    p.add_argument("--max-minutes", type=float, default=None, help="training time budget (default: none)")
+    p.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping (default: 3)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.ckpt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cmd_train_tagger(args) -> int:
+    from .models.sequence_tagger_training import train_tagger_files
+    config = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers, word_dim=args.word_dim,
+                  char_hidden_size=args.char_hidden_size, dropout=args.dropout)
+    tagger = train_tagger_files(args.train, args.dev, args.out, column=args.column, format=args.format,
+                                config=config, word_vectors=args.word_vectors, batch_size=args.batch_size,
+                                lr=args.lr, max_epochs=args.max_epochs, max_minutes=args.max_minutes,
+                                patience=args.patience, seed=args.seed, resume=args.resume,
+                                progress=not args.no_progress)
+    best = max(tagger.history, key=lambda row: row[f"val_{'f1' if 'val_f1' in row else 'accuracy'}"])
+    shown = "  ".join(f"{k[4:]} {v:.4f}" for k, v in best.items() if k in ("val_accuracy", "val_f1"))
+    print(f"best on {'--dev' if args.dev else 'the held-out part'}: {shown}")
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_tag(args) -> int:
+    from .io import atomic_write_text
+    from .models import load
+    model = load(args.model)
+    if not hasattr(model, "tag_file"):
+        raise ValueError(f"{args.model}: a {model.kind} model does not tag files; use a model from train-tagger")
+    text = model.tag_file(args.data)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
 def _positive_int(flag: str, text: str) -> int:
     try:
         value = int(text)
@@ -191,7 +307,9 @@ def _positive_int(flag: str, text: str) -> int:
 
 
 COMMANDS = {"train-lm": cmd_train_lm, "sample": cmd_sample, "evaluate": cmd_evaluate, "demo": cmd_demo,
-            "train-classifier": cmd_train_classifier, "predict": cmd_predict}
+            "train-forecaster": cmd_train_forecaster,
+            "train-classifier": cmd_train_classifier, "predict": cmd_predict,
+            "train-tagger": cmd_train_tagger, "tag": cmd_tag}
 
 
 def main(argv: list[str] | None = None) -> int:

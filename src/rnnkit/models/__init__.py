@@ -4,10 +4,13 @@ from __future__ import annotations
 import os
 
 from ..io import ModelFileError, load_model_file
+from .forecaster import Forecaster
 from .language_model import LanguageModel, LanguageModelConfig
 from .sequence_classifier import SequenceClassifier
+from .sequence_tagger import SequenceTagger, TaggerConfig
 
-MODEL_KINDS = {LanguageModel.kind: LanguageModel, SequenceClassifier.kind: SequenceClassifier}
+MODEL_KINDS = {LanguageModel.kind: LanguageModel, Forecaster.kind: Forecaster, SequenceClassifier.kind: SequenceClassifier,
+               SequenceTagger.kind: SequenceTagger}
 
 
 def load(path: str | os.PathLike):
@@ -25,4 +28,5 @@ def load(path: str | os.PathLike):
     return MODEL_KINDS[kind].from_file_contents(arrays, metadata, os.fspath(path))
 
 
-__all__ = ["load", "LanguageModel", "LanguageModelConfig", "SequenceClassifier", "MODEL_KINDS"]
+__all__ = ["load", "Forecaster", "LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceTagger", "TaggerConfig",
+           "MODEL_KINDS"]
