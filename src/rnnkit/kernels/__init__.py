@@ -25,7 +25,7 @@ from types import ModuleType
 from . import reference
 
 BACKENDS = ("auto", "numba", "numpy")
-_state = {"backend": os.environ.get("RNNKIT_KERNELS", "auto"), "compiled": None}
+_state = {"backend": os.environ.get("RNNKIT_KERNELS", "auto"), "compiled": None, "loops": None}
 
 
 def set_backend(name: str) -> str:
@@ -50,6 +50,20 @@ def get(name: str):
     return getattr(_module(), name)
 
 
+def compiled_loops() -> ModuleType | None:
+    """:mod:`rnnkit.kernels.loops` (whole-sequence compiled loops) when the Numba backend is in
+    use and NumPy's BLAS is an OpenBLAS it can call, else None (the caller loops in Python)."""
+    if _module() is reference:
+        return None
+    if _state["loops"] is None:
+        try:
+            from . import loops as module
+        except (ImportError, OSError):
+            module = False
+        _state["loops"] = module
+    return _state["loops"] or None
+
+
 def _compiled() -> ModuleType | None:
     if _state["compiled"] is None:
         try:
@@ -72,4 +86,4 @@ def _module() -> ModuleType:
     return compiled
 
 
-__all__ = ["BACKENDS", "backend", "get", "numba_available", "set_backend"]
+__all__ = ["BACKENDS", "backend", "compiled_loops", "get", "numba_available", "set_backend"]

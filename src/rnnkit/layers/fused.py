@@ -25,6 +25,7 @@ from .. import kernels
 from .._types import Grads, State
 from ..cells import GRUCell, LSTMCell, RNNCell
 from ..cells.base import Cell
+from ..kernels import parallel
 from ..kernels.reference import ACTIVATION_CODES
 
 
@@ -51,34 +52,44 @@ def fused_kind(cell: Cell) -> str | None:
 def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, State, tuple]:
     """x: (T*B, D) time-major, state: (B, H) arrays -> hs: (T + 1, B, H), final state, buffers."""
     P = cell.params
-    T, B, H = steps, state[0].shape[0], cell.hidden_size
-    xp = (x @ P["Wx"]).astype(cell.dtype, copy=False)
+    T, B, H, dtype = steps, state[0].shape[0], cell.hidden_size, cell.dtype
+    xp = (x @ P["Wx"]).astype(dtype, copy=False)
     xp += P["bx"]
     xp = xp.reshape(T, B, -1)                     # each step's slice becomes its gate activations
-    hs = np.empty((T + 1, B, H), cell.dtype)
+    hs = np.empty((T + 1, B, H), dtype)
     hs[0] = state[0]
-    a = np.empty((B, xp.shape[2]), cell.dtype)    # h Wh, reused every step
     Wh, bh = P["Wh"], P["bh"]
-    kind = fused_kind(cell)
+    a = np.empty((B, xp.shape[2]), dtype)         # h Wh, reused every step
+    kind, compiled = fused_kind(cell), kernels.compiled_loops()
     if kind == "rnn":
-        step, act = kernels.get("rnn_forward"), ACTIVATION_CODES[cell.nonlinearity]
-        for t in range(T):
-            np.matmul(hs[t], Wh, out=a)
-            step(a, xp[t], bh, hs[t + 1], act)
+        act = ACTIVATION_CODES[cell.nonlinearity]
+        if compiled:
+            parallel.for_row_blocks(lambda lo, hi: compiled.rnn_forward(xp, hs, Wh, bh, act, lo, hi), B)
+        else:
+            step = kernels.get("rnn_forward")
+            for t in range(T):
+                np.matmul(hs[t], Wh, out=a)
+                step(a, xp[t], bh, hs[t + 1], act)
         return hs, (hs[T],), ()
     if kind == "lstm":
-        step = kernels.get("lstm_forward")
-        cs, tanh_c = np.empty((T + 1, B, H), cell.dtype), np.empty((T, B, H), cell.dtype)
+        cs, tanh_c = np.empty((T + 1, B, H), dtype), np.empty((T, B, H), dtype)
         cs[0] = state[1]
+        if compiled:
+            parallel.for_row_blocks(lambda lo, hi: compiled.lstm_forward(xp, hs, cs, tanh_c, Wh, bh, lo, hi), B)
+        else:
+            step = kernels.get("lstm_forward")
+            for t in range(T):
+                np.matmul(hs[t], Wh, out=a)
+                step(a, xp[t], bh, cs[t], cs[t + 1], hs[t + 1], tanh_c[t])
+        return hs, (hs[T], cs[T]), (xp, cs, tanh_c)
+    hp_n = np.empty((T, B, H), dtype)
+    if compiled:
+        parallel.for_row_blocks(lambda lo, hi: compiled.gru_forward(xp, hs, hp_n, Wh, bh, lo, hi), B)
+    else:
+        step = kernels.get("gru_forward")
         for t in range(T):
             np.matmul(hs[t], Wh, out=a)
-            step(a, xp[t], bh, cs[t], cs[t + 1], hs[t + 1], tanh_c[t])
-        return hs, (hs[T], cs[T]), (xp, cs, tanh_c)
-    step = kernels.get("gru_forward")
-    hp_n = np.empty((T, B, H), cell.dtype)
-    for t in range(T):
-        np.matmul(hs[t], Wh, out=a)
-        step(a, xp[t], bh, hs[t], hp_n[t], hs[t + 1])
+            step(a, xp[t], bh, hs[t], hp_n[t], hs[t + 1])
     return hs, (hs[T],), (xp, hp_n)
 
 
@@ -87,24 +98,32 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
     P = cell.params
     B, T = cache.shape
     H, dtype = cell.hidden_size, cell.dtype
-    hs, WhT = cache.hs, P["Wh"].T
+    hs, Wh = cache.hs, P["Wh"]
     dh_rec = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[0], dtype)  # dh from step t + 1
-    kind = fused_kind(cell)
+    kind, compiled = fused_kind(cell), kernels.compiled_loops()
     if kind == "rnn":
-        step, act = kernels.get("rnn_backward"), ACTIVATION_CODES[cell.nonlinearity]
+        act = ACTIVATION_CODES[cell.nonlinearity]
         da = np.empty((T, B, H), dtype)
-        for t in reversed(range(T)):
-            step(dy[t], dh_rec, hs[t + 1], da[t], act)
-            np.matmul(da[t], WhT, out=dh_rec)             # a = ... + h Wh
+        if compiled:
+            parallel.for_row_blocks(lambda lo, hi: compiled.rnn_backward(dy, hs, da, dh_rec, Wh, act, lo, hi), B)
+        else:
+            step = kernels.get("rnn_backward")
+            for t in reversed(range(T)):
+                step(dy[t], dh_rec, hs[t + 1], da[t], act)
+                np.matmul(da[t], Wh.T, out=dh_rec)        # a = ... + h Wh
         dstate0 = (dh_rec,)
     elif kind == "lstm":
-        step = kernels.get("lstm_backward")
         gates, cs, tanh_c = cache.buffers
         da = np.empty((T, B, 4 * H), dtype)
         dc = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[1], dtype)
-        for t in reversed(range(T)):
-            step(dy[t], dh_rec, dc, gates[t], cs[t], tanh_c[t], da[t])
-            np.matmul(da[t], WhT, out=dh_rec)             # a = ... + h Wh
+        if compiled:
+            parallel.for_row_blocks(
+                lambda lo, hi: compiled.lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, Wh, lo, hi), B)
+        else:
+            step = kernels.get("lstm_backward")
+            for t in reversed(range(T)):
+                step(dy[t], dh_rec, dc, gates[t], cs[t], tanh_c[t], da[t])
+                np.matmul(da[t], Wh.T, out=dh_rec)        # a = ... + h Wh
         dstate0 = (dh_rec, dc)
     else:
         return _gru_backward(cell, dy, dh_rec, cache)
@@ -119,14 +138,19 @@ def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, cache: FusedCache
     P = cell.params
     B, T = cache.shape
     H, dtype = cell.hidden_size, cell.dtype
-    hs, WhT = cache.hs, P["Wh"].T
+    hs, Wh = cache.hs, P["Wh"]
     gates, hp_n = cache.buffers
-    step = kernels.get("gru_backward")
     dhp, dxp_n = np.empty((T, B, 3 * H), dtype), np.empty((T, B, H), dtype)
     carry = np.zeros((B, H), dtype)                       # z * dh: reaches h_prev directly
-    for t in reversed(range(T)):
-        step(dy[t], dh_rec, carry, gates[t], hs[t], hp_n[t], dhp[t], dxp_n[t])
-        np.matmul(dhp[t], WhT, out=dh_rec)                # hp = h Wh + bh
+    compiled = kernels.compiled_loops()
+    if compiled:
+        parallel.for_row_blocks(
+            lambda lo, hi: compiled.gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, Wh, lo, hi), B)
+    else:
+        step = kernels.get("gru_backward")
+        for t in reversed(range(T)):
+            step(dy[t], dh_rec, carry, gates[t], hs[t], hp_n[t], dhp[t], dxp_n[t])
+            np.matmul(dhp[t], Wh.T, out=dh_rec)           # hp = h Wh + bh
     dhp, dxp_n = dhp.reshape(T * B, -1), dxp_n.reshape(T * B, H)
     x, Wx = cache.x, P["Wx"]
     # dxp shares dhp's r and z blocks (a_rz = xp_rz + hp_rz) and has its own n block

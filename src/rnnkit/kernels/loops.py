@@ -1,0 +1,137 @@
+"""Whole-sequence loops in Numba: each step's BLAS product and fused kernel, T times, without
+returning to Python, for one block of batch rows ``lo:hi``.
+
+Each function is the Python loop of :mod:`rnnkit.layers.fused` (which documents it and runs
+when this module cannot load) compiled as one call: no interpreter overhead per step, the GIL
+released throughout, so blocks of rows run in parallel threads (:mod:`rnnkit.kernels.parallel`).
+The products call the ``cblas_?gemm`` of the OpenBLAS that NumPy loaded, single-threaded for the
+calling thread (``openblas_set_num_threads_local``): per-step products this small lose more to
+waking BLAS threads than they gain, and the parallelism is across row blocks instead.
+
+The BLAS entry points are registered with LLVM by name (``llvmlite.binding.add_symbol``) at
+import, so the machine code caches on disk like the rest; importing raises ImportError when
+NumPy's BLAS is not an OpenBLAS with those symbols, and the caller falls back to Python loops.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import llvmlite.binding as llvm
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from . import blas, compiled
+from .compiled import jit
+
+
+def _register_blas() -> bool:
+    """Register ``rnnkit_sgemm``, ``rnnkit_dgemm`` and ``rnnkit_blas_threads_local`` with LLVM;
+    True when the BLAS uses 64-bit integers."""
+    lib = blas.numpy_openblas()
+    if lib is not None:
+        local = getattr(lib, "openblas_set_num_threads_local", None)
+        for suffix, ilp64 in (("64_", True), ("", False)):
+            names = [f"{prefix}cblas_{t}gemm{suffix}" for prefix in ("scipy_", "") for t in "sd"]
+            found = [getattr(lib, n, None) for n in names]
+            s = found[0] or found[2]
+            d = found[1] or found[3]
+            if local is not None and s is not None and d is not None:
+                for name, fn in (("rnnkit_sgemm", s), ("rnnkit_dgemm", d), ("rnnkit_blas_threads_local", local)):
+                    llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
+                return ilp64
+    raise ImportError("rnnkit.kernels.loops: NumPy's BLAS is not an OpenBLAS with cblas_sgemm and "
+                      "openblas_set_num_threads_local")
+
+
+_int = types.int64 if _register_blas() else types.int32
+_ptr = types.uintp
+_sgemm = types.ExternalFunction("rnnkit_sgemm", types.void(
+    types.intc, types.intc, types.intc, _int, _int, _int, types.float32, _ptr, _int, _ptr, _int,
+    types.float32, _ptr, _int))
+_dgemm = types.ExternalFunction("rnnkit_dgemm", types.void(
+    types.intc, types.intc, types.intc, _int, _int, _int, types.float64, _ptr, _int, _ptr, _int,
+    types.float64, _ptr, _int))
+_blas_threads_local = types.ExternalFunction("rnnkit_blas_threads_local", types.intc(types.intc))
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
+
+def gemm(A, W, C, transpose):
+    """``C = A @ W`` (or ``A @ W.T``), all row-major with contiguous rows."""
+
+
+@overload(gemm)
+def _gemm(A, W, C, transpose):
+    fn = _sgemm if A.dtype == types.float32 else _dgemm
+
+    def impl(A, W, C, transpose):
+        M, K = A.shape
+        N = C.shape[1]
+        one, zero = C.dtype.type(1), C.dtype.type(0)
+        fn(ROW_MAJOR, NO_TRANS, TRANS if transpose else NO_TRANS, M, N, K, one, A.ctypes.data,
+           A.strides[0] // A.itemsize, W.ctypes.data, W.shape[1], zero, C.ctypes.data, C.strides[0] // C.itemsize)
+    return impl
+
+
+@jit
+def rnn_forward(xp, hs, Wh, bh, act, lo, hi):
+    T = xp.shape[0]
+    a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
+    previous = _blas_threads_local(1)
+    for t in range(T):
+        gemm(hs[t, lo:hi], Wh, a, False)
+        compiled.rnn_forward(a, xp[t, lo:hi], bh, hs[t + 1, lo:hi], act)
+    _blas_threads_local(previous)
+
+
+@jit
+def lstm_forward(xp, hs, cs, tanh_c, Wh, bh, lo, hi):
+    T = xp.shape[0]
+    a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
+    p, q, r = compiled.lstm_coefficients(a)
+    previous = _blas_threads_local(1)
+    for t in range(T):
+        gemm(hs[t, lo:hi], Wh, a, False)
+        compiled.lstm_forward_with(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi],
+                                   tanh_c[t, lo:hi], p, q, r)
+    _blas_threads_local(previous)
+
+
+@jit
+def gru_forward(xp, hs, hp_n, Wh, bh, lo, hi):
+    T = xp.shape[0]
+    a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
+    previous = _blas_threads_local(1)
+    for t in range(T):
+        gemm(hs[t, lo:hi], Wh, a, False)
+        compiled.gru_forward(a, xp[t, lo:hi], bh, hs[t, lo:hi], hp_n[t, lo:hi], hs[t + 1, lo:hi])
+    _blas_threads_local(previous)
+
+
+@jit
+def rnn_backward(dy, hs, da, dh_rec, Wh, act, lo, hi):
+    previous = _blas_threads_local(1)
+    for t in range(dy.shape[0] - 1, -1, -1):
+        compiled.rnn_backward(dy[t, lo:hi], dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
+        gemm(da[t, lo:hi], Wh, dh_rec[lo:hi], True)
+    _blas_threads_local(previous)
+
+
+@jit
+def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, Wh, lo, hi):
+    previous = _blas_threads_local(1)
+    for t in range(dy.shape[0] - 1, -1, -1):
+        compiled.lstm_backward(dy[t, lo:hi], dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
+                               tanh_c[t, lo:hi], da[t, lo:hi])
+        gemm(da[t, lo:hi], Wh, dh_rec[lo:hi], True)
+    _blas_threads_local(previous)
+
+
+@jit
+def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, Wh, lo, hi):
+    previous = _blas_threads_local(1)
+    for t in range(dy.shape[0] - 1, -1, -1):
+        compiled.gru_backward(dy[t, lo:hi], dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
+                              hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
+        gemm(dhp[t, lo:hi], Wh, dh_rec[lo:hi], True)
+    _blas_threads_local(previous)
