@@ -53,3 +53,35 @@ def plot_confusion_matrix(cm, labels: list, path: str | os.PathLike, title: str 
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def plot_forecast(actual, predicted, path: str | os.PathLike, start: int = 0, labels: list[str] | None = None,
+                  title: str = "", max_channels: int = 4) -> None:
+    """A series and its forecasts, one panel per channel (the first ``max_channels``), as a PNG.
+
+    Args:
+        actual: (T,) or (T, D) observed values, drawn against steps 0 .. T - 1.
+        predicted: (N,) or (N, D) forecasts of steps ``start`` .. ``start + N - 1`` (for example
+            the one-step-ahead forecasts from every origin).
+        labels: the D channel names.
+    """
+    import numpy as np
+    actual = np.asarray(actual, dtype=float).reshape(len(actual), -1)
+    predicted = np.asarray(predicted, dtype=float).reshape(len(predicted), -1)
+    D = min(actual.shape[1], max_channels)
+    fig, axes = plt.subplots(D, 1, figsize=(8, 2.2 + 1.8 * D), dpi=100, sharex=True, squeeze=False)
+    steps = np.arange(start, start + len(predicted))
+    for j, ax in enumerate(axes[:, 0]):
+        ax.plot(np.arange(len(actual)), actual[:, j], color="black", linewidth=1, label="actual")
+        ax.plot(steps, predicted[:, j], color="tab:red", linewidth=1.2, label="forecast")
+        ax.set_ylabel(labels[j] if labels else f"channel {j}")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left")
+    axes[-1, 0].set_xlabel("step")
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    tmp = f"{os.fspath(path)}.tmp.png"
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
