@@ -46,9 +46,7 @@ GRID = [
     {},
     {"derivatives": True},
     {"hidden_size": 128, "num_layers": 2},
-    {"normalize": "series"},
-    {"pooling": "attention+mean+max"},
-    {"frame_stride": "half"},
+    {"normalize": "series", "derivatives": True},
 ]
 
 

@@ -143,6 +143,9 @@ def test_frames_and_series_normalisation():
     X = [np.random.default_rng(i).normal(size=(100, 1)) for i in range(4)]
     clf = fast(max_epochs=1, normalize="series").fit(X, [0, 1, 0, 1])
     assert clf.frame_ == 3 and clf.frame_stride_ == 3         # about 32 frames of a 100-step median
+    clf = fast(max_epochs=1, derivatives=True, frame=2).fit(X, [0, 1, 0, 1])
+    assert clf.networks_[0].rnn.input_size == 2 * 2          # frame 2 x (value, first difference)
+    np.testing.assert_allclose(clf._with_derivatives(a)[:, 2:], np.r_[[[0, 0]], np.full((6, 2), 2.0)])
 
 
 @needs_shared

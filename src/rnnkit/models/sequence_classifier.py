@@ -137,7 +137,7 @@ class SequenceClassifier:
         f, s = self.frame_, self.frame_stride_
         frames = [self._frames(self._scale(self._with_derivatives(a)), f, s) for a in seqs]
         lengths = np.array([len(a) for a in frames])
-        out = np.zeros((len(frames), lengths.max(), f * D), dtype=np.float32)
+        out = np.zeros((len(frames), lengths.max(), frames[0].shape[1]), dtype=np.float32)
         for i, a in enumerate(frames):
             out[i, :len(a)] = a
         return out, lengths
