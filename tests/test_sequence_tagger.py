@@ -241,3 +241,46 @@ def test_word_vector_rows_are_copied():
     table = np.zeros((4, 2), np.float32)
     found = embedding_matrix(["<PAD>", "<UNK>", "Paris", "dog"], {"paris": np.ones(2), "dog": np.full(2, 2.0)}, table)
     assert found == 2 and table.tolist() == [[0, 0], [0, 0], [1, 1], [2, 2]]
+
+
+class CountingTask:
+    """w moves by -1 per SGD step (lr 1, gradient 1); the validation loss is (w + 3)^2."""
+    steps_per_epoch = 4
+
+    def __init__(self, params):
+        self.params = params
+
+    def train_step(self, step, rng):
+        return 1.0, {"w": np.ones(1)}, 1
+
+    def evaluate(self):
+        return {"loss": float((self.params["w"][0] + 3) ** 2)}
+
+    def state_arrays(self):
+        return {}
+
+    def load_state_arrays(self, arrays):
+        pass
+
+
+def test_trainer_average_evaluates_and_keeps_the_moving_average(tmp_path):
+    # the tagger trains with TrainConfig.average; checked here on arithmetic done by hand
+    params = {"w": np.zeros(1)}
+    config = rnnkit.TrainConfig(optimizer="sgd", lr=1.0, clip=0, average=0.5, max_steps=4, eval_every=4,
+                                progress=False)
+    rnnkit.Trainer(params, CountingTask(params), config, log=lambda m: None).fit()
+    a = 0.0
+    for t in range(4):                    # w after step t + 1 is -(t + 1); decay min(0.5, (1+t)/(10+t))
+        decay = min(0.5, (1 + t) / (10 + t))
+        a += (1 - decay) * (-(t + 1) - a)
+    assert params["w"][0] == pytest.approx(a)                       # the averaged weights are kept
+    # a resumed run continues the average exactly
+    run = lambda p, steps, out, resume=False: rnnkit.Trainer(  # noqa: E731
+        p, CountingTask(p), rnnkit.TrainConfig(optimizer="sgd", lr=1.0, clip=0, average=0.9, max_steps=steps,
+                                               eval_every=2, patience=99, progress=False),
+        save_model=lambda path: None, out=out, log=lambda m: None).fit(resume=resume)
+    straight, resumed = {"w": np.zeros(1)}, {"w": np.zeros(1)}
+    run(straight, 6, tmp_path / "a")
+    run(resumed, 2, tmp_path / "b")
+    run(resumed, 6, tmp_path / "b", resume=True)
+    assert resumed["w"][0] == straight["w"][0]

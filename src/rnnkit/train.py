@@ -60,6 +60,8 @@ class TrainConfig:
     monitor: str = "loss"             # the evaluate() key that selects the best model, decays the lr, stops
     mode: str = "min"                 # "min": lower monitor is better (a loss); "max": higher (an accuracy)
     min_delta: float = 0.0            # an evaluation improves only if it beats the best by more than this
+    average: float = 0.0              # > 0: evaluate and keep an exponential moving average of the weights
+                                      #   with this decay per step (Polyak averaging); 0: the weights as trained
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -72,6 +74,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"TrainConfig: {name} must be >= 1 or None, got {value}")
+        if not 0.0 <= self.average < 1.0:
+            raise ValueError(f"TrainConfig: average must lie in [0, 1), got {self.average}")
         if not self.min_delta >= 0:
             raise ValueError(f"TrainConfig: min_delta must be >= 0, got {self.min_delta}")
         if self.mode not in ("min", "max"):
@@ -132,6 +136,7 @@ class Trainer:
         self.save_model, self.out, self.describe, self.log = save_model, out and os.fspath(out), describe or {}, log
         self.optimizer = OPTIMIZERS[config.optimizer](lr=config.lr, weight_decay=config.weight_decay)
         self.best: Params = {k: v.copy() for k, v in params.items()}
+        self.average: Params | None = {k: v.copy() for k, v in params.items()} if config.average else None
         self.state = TrainState(lr=config.lr)
         self.rng = np.random.default_rng(config.seed)
         steps_per_epoch = max(1, task.steps_per_epoch)
@@ -157,6 +162,7 @@ class Trainer:
         self.state.rng = self.rng.bit_generator.state
         arrays = {**{f"model.{k}": v for k, v in self.params.items()},
                   **{f"best.{k}": v for k, v in self.best.items()},
+                  **{f"average.{k}": v for k, v in (self.average or {}).items()},
                   **{f"optim.{k}": v for k, v in self.optimizer.state_dict().items()},
                   **{f"task.{k}": v for k, v in self.task.state_arrays().items()}}
         metadata = {"kind": "checkpoint", "describe": self.describe, "train_config": asdict(self.config),
@@ -184,6 +190,8 @@ class Trainer:
         for k, v in model.items():
             self.params[k][...] = v
         self.best = best
+        if self.average is not None and set(part("average")) == set(self.params):
+            self.average = part("average")
         self.optimizer.load_state_dict(part("optim"))
         self.task.load_state_arrays(part("task"))
         self.state = TrainState(**metadata["train_state"])
@@ -238,6 +246,13 @@ class Trainer:
             if cfg.clip:
                 optim.clip_grad_norm(grads, cfg.clip)
             self.optimizer.step(self.params, grads)
+            if self.average is not None:
+                # TensorFlow's ExponentialMovingAverage warm-up: early steps do not drag the
+                # initial weights along for thousands of steps
+                decay = min(cfg.average, (1 + st.step) / (10 + st.step))
+                for k, v in self.params.items():
+                    a = self.average[k]
+                    a += (1 - decay) * (v - a)
             dt = time.perf_counter() - t0
             st.step, st.tokens, st.elapsed = st.step + 1, st.tokens + tokens, st.elapsed + dt
             st.running_loss, st.running_steps = st.running_loss + loss, st.running_steps + 1
@@ -253,6 +268,7 @@ class Trainer:
         The ``final`` evaluation at a stop off the evaluation grid changes neither the lr nor the
         patience count, so a run resumed from there follows the uninterrupted run exactly."""
         st, cfg = self.state, self.config
+        trained = self._swap_average_in()
         metrics = self.task.evaluate()
         row = {"step": st.step, "tokens": st.tokens, "minutes": round(st.elapsed / 60, 4),
                "train_loss": st.running_loss / max(st.running_steps, 1),
@@ -273,11 +289,27 @@ class Trainer:
             st.lr *= cfg.lr_decay
             if st.bad_evals >= cfg.patience:
                 st.stopped = "no improvement"
+        self._swap_average_out(trained)
         self.log(_format_row(row))
         if self.on_evaluate is not None:
             self.on_evaluate(row)
         self.write_history()
         self.save_checkpoint()
+
+    def _swap_average_in(self) -> Params | None:
+        """With ``average``, put the averaged weights in ``params`` (evaluated, kept as best, saved)
+        and return a copy of the trained ones; else None."""
+        if self.average is None:
+            return None
+        trained = {k: v.copy() for k, v in self.params.items()}
+        for k, v in self.average.items():
+            self.params[k][...] = v
+        return trained
+
+    def _swap_average_out(self, trained: Params | None) -> None:
+        if trained is not None:
+            for k, v in trained.items():
+                self.params[k][...] = v
 
     def _signed(self, value: float) -> float:
         """The monitored value as lower-is-better (negated in mode "max"), and back."""
