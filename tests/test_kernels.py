@@ -138,3 +138,42 @@ def test_import_does_not_load_numba():
     code = "import sys, rnnkit; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_cell_step_same_with_either_backend(name, dtype):
+    """``cell.step`` (generation) runs the product and the kernel in one compiled call."""
+    compiled_or_skip()
+    net, x, state0 = network_and_inputs(name, dtype)
+    cell = net.layers[0].cell
+    xp = cell.project_inputs(x[:, 0])
+    state = tuple(s[0] for s in state0)
+    results = {}
+    for backend in ("numba", "numpy"):
+        previous = kernels.set_backend(backend)
+        try:
+            results[backend] = cell.step(xp, state)
+        finally:
+            kernels.set_backend(previous)
+    (new_a, cache_a), (new_b, cache_b) = results["numba"], results["numpy"]
+    for a, b in zip(new_a + cache_a, new_b + cache_b):
+        if a is not None:
+            assert a.dtype == dtype
+            np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE[dtype] * 4)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_batch_split_over_threads_equals_general_loop(name, monkeypatch):
+    """A batch large enough to run as blocks of rows in parallel threads."""
+    from rnnkit.kernels import parallel
+    monkeypatch.setitem(parallel._state, "blocks", 3)
+    cls, options = NETWORKS[name]
+    net = cls(4, H, seed=0, dtype=np.float64, **options)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4 * parallel.MIN_ROWS, 5, 4))
+    state0 = tuple(rng.standard_normal(s.shape) for s in net.zero_state(x.shape[0]))
+    fast = run_network(net, x, state0)
+    general = run_network(net, x, state0, lengths=np.full(x.shape[0], x.shape[1]))
+    for k, v in fast.items():
+        np.testing.assert_allclose(v, general[k], rtol=1e-12, atol=1e-13, err_msg=k)

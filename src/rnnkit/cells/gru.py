@@ -55,13 +55,12 @@ class GRUCell(Cell):
         Wh, bh = self.params["Wh"], self.params["bh"]
         n_at = (self.num_gates - 1) * H   # where the candidate block starts
         if self.reset_gate and self.reset_after:
-            # one fused kernel for the gate arithmetic (rnnkit.kernels; same equations as below)
+            # the product and a fused kernel for the gate arithmetic (rnnkit.kernels; the
+            # equations are in the class docstring)
             dtype = np.result_type(xp, h, Wh)
-            a = (h @ Wh).astype(dtype, copy=False)
-            gates = np.array(xp, dtype)            # the kernel turns xp into r, z, n
-            h = h.astype(dtype, copy=False)
-            hp_n, h_new = np.empty_like(h), np.empty_like(h)
-            kernels.get("gru_forward")(a, gates, bh.astype(dtype, copy=False), h, hp_n, h_new)
+            xp, h, Wh, bh = (np.ascontiguousarray(v, dtype) for v in (xp, h, Wh, bh))
+            gates, hp_n, h_new = np.empty_like(xp), np.empty_like(h), np.empty_like(h)
+            kernels.get_step("gru_step")(xp, h, Wh, bh, gates, hp_n, h_new)
             return (h_new,), (h, gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:], hp_n, None)
         if not self.reset_gate:
             hp = h @ Wh + bh

@@ -50,14 +50,13 @@ class LSTMCell(Cell):
         h, c = state
         H = self.hidden_size
         if not self.peephole:
-            # one fused kernel for the gate arithmetic (rnnkit.kernels; same equations as below)
+            # the product and a fused kernel for the gate arithmetic (rnnkit.kernels), same
+            # equations as below
             dtype = np.result_type(xp, h, c, self.params["Wh"])
-            a = (h @ self.params["Wh"]).astype(dtype, copy=False)
-            gates = np.array(xp, dtype)            # the kernel turns xp into the activations
-            c = c.astype(dtype, copy=False)
-            c_new, h_new, tanh_c = np.empty_like(c), np.empty_like(c), np.empty_like(c)
-            kernels.get("lstm_forward")(a, gates, self.params["bh"].astype(dtype, copy=False),
-                                        c, c_new, h_new, tanh_c)
+            xp, h, c, Wh, bh = (np.ascontiguousarray(v, dtype) for v in
+                                (xp, h, c, self.params["Wh"], self.params["bh"]))
+            gates, c_new, h_new, tanh_c = np.empty_like(xp), np.empty_like(c), np.empty_like(c), np.empty_like(c)
+            kernels.get_step("lstm_step")(xp, h, c, Wh, bh, gates, c_new, h_new, tanh_c)
             i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
             return (h_new, c_new), (h, c, i, f, g, o, c_new, tanh_c)
         a = xp + h @ self.params["Wh"] + self.params["bh"]

@@ -32,12 +32,11 @@ class RNNCell(Cell):
 
     def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
         (h,) = state
-        # h' = act(xp + h Wh + bh), the sum and act fused in one kernel (rnnkit.kernels)
+        # h' = act(xp + h Wh + bh): the product, then the sum and act fused (rnnkit.kernels)
         dtype = np.result_type(xp, h, self.params["Wh"])
-        a = (h @ self.params["Wh"]).astype(dtype, copy=False)
-        h_new = np.empty(a.shape, dtype)
-        kernels.get("rnn_forward")(a, xp.astype(dtype, copy=False), self.params["bh"].astype(dtype, copy=False),
-                                   h_new, ACTIVATION_CODES[self.nonlinearity])
+        xp, h, Wh, bh = (np.ascontiguousarray(v, dtype) for v in (xp, h, self.params["Wh"], self.params["bh"]))
+        h_new = np.empty((h.shape[0], self.hidden_size), dtype)
+        kernels.get_step("rnn_step")(xp, h, Wh, bh, h_new, ACTIVATION_CODES[self.nonlinearity])
         return (h_new,), (h, h_new)
 
     def step_backward(self, dstate: State, cache: tuple) -> tuple[ndarray, ndarray, State]:

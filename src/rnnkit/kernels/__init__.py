@@ -64,6 +64,13 @@ def compiled_loops() -> ModuleType | None:
     return _state["loops"] or None
 
 
+def get_step(name: str):
+    """A whole step with its product (``"lstm_step"``, ``"gru_step"``, ``"rnn_step"``): the
+    compiled one from :mod:`rnnkit.kernels.loops` when available, else the reference."""
+    module = compiled_loops()
+    return getattr(reference if module is None else module, name)
+
+
 def _compiled() -> ModuleType | None:
     if _state["compiled"] is None:
         try:
@@ -86,4 +93,4 @@ def _module() -> ModuleType:
     return compiled
 
 
-__all__ = ["BACKENDS", "backend", "compiled_loops", "get", "numba_available", "set_backend"]
+__all__ = ["BACKENDS", "backend", "compiled_loops", "get", "get_step", "numba_available", "set_backend"]

@@ -1,5 +1,6 @@
 """Whole-sequence loops in Numba: each step's BLAS product and fused kernel, T times, without
-returning to Python, for one block of batch rows ``lo:hi``.
+returning to Python, for one block of batch rows ``lo:hi``; and single steps (``*_step``, for
+generation), product and kernel in one call.
 
 Each function is the Python loop of :mod:`rnnkit.layers.fused` (which documents it and runs
 when this module cannot load) compiled as one call: no interpreter overhead per step, the GIL
@@ -135,3 +136,32 @@ def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, Wh, lo, hi):
                               hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
         gemm(dhp[t, lo:hi], Wh, dh_rec[lo:hi], True)
     _blas_threads_local(previous)
+
+
+@jit
+def rnn_step(xp, h, Wh, bias, h_new, act):
+    a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
+    previous = _blas_threads_local(1)
+    gemm(h, Wh, a, False)
+    _blas_threads_local(previous)
+    compiled.rnn_forward(a, xp, bias, h_new, act)
+
+
+@jit
+def lstm_step(xp, h, c, Wh, bias, gates, c_new, h_new, tanh_c):
+    a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
+    previous = _blas_threads_local(1)
+    gemm(h, Wh, a, False)
+    _blas_threads_local(previous)
+    gates[:, :] = xp
+    compiled.lstm_forward(a, gates, bias, c, c_new, h_new, tanh_c)
+
+
+@jit
+def gru_step(xp, h, Wh, bias, gates, hp_n, h_new):
+    a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
+    previous = _blas_threads_local(1)
+    gemm(h, Wh, a, False)
+    _blas_threads_local(previous)
+    gates[:, :] = xp
+    compiled.gru_forward(a, gates, bias, h, hp_n, h_new)

@@ -106,3 +106,22 @@ def gru_backward(dy: ndarray, dh_rec: ndarray, carry: ndarray, gates: ndarray, h
     dhp[:, :H] = dan * hp_n * r * (1 - r)                 # a_n = xp_n + r * hp_n, r = sigmoid
     np.multiply(dan, r, out=dhp[:, 2 * H:])
     np.multiply(dh, z, out=carry)                         # h' = ... + z * h
+
+
+def rnn_step(xp: ndarray, h: ndarray, Wh: ndarray, bias: ndarray, h_new: ndarray, act: int) -> None:
+    """One whole step, product included: h' = act(xp + h Wh + bias)."""
+    rnn_forward(h @ Wh, xp, bias, h_new, act)
+
+
+def lstm_step(xp: ndarray, h: ndarray, c: ndarray, Wh: ndarray, bias: ndarray, gates: ndarray,
+              c_new: ndarray, h_new: ndarray, tanh_c: ndarray) -> None:
+    """One whole step, product included; ``gates`` receives the activations (``xp`` is kept)."""
+    gates[...] = xp
+    lstm_forward(h @ Wh, gates, bias, c, c_new, h_new, tanh_c)
+
+
+def gru_step(xp: ndarray, h: ndarray, Wh: ndarray, bias: ndarray, gates: ndarray, hp_n: ndarray,
+             h_new: ndarray) -> None:
+    """One whole step, product included; ``gates`` receives r z n (``xp`` is kept)."""
+    gates[...] = xp
+    gru_forward(h @ Wh, gates, bias, h, hp_n, h_new)
