@@ -423,14 +423,27 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     with open("/proc/loadavg") as f:
         loadavg = " ".join(f.read().split()[:3])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"meta": {"machine": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}",
+                        "rounds": 0, "loadavg": loadavg, "threads": THREADS},
+               "speed": {}, "memory": {},
+               "import_seconds": {m: import_seconds(m) for m in ("numpy", "rnnkit")}}
+
+    def write() -> str:  # after every round, so an interrupted run keeps what it measured
+        (out / "speed.json").write_text(json.dumps(results, indent=1) + "\n")
+        table = markdown(results, args.quick)
+        (out / "speed.md").write_text(table)
+        return table
+
     per_impl = {impl: [] for impl in IMPLS}
     for r in range(rounds):
         for impl in IMPLS:
             print(f"round {r + 1}/{rounds}: {impl}", file=sys.stderr, flush=True)
             per_impl[impl].append(run_child(["--impl", impl] + (["--quick"] if args.quick else [])))
-    results = {"meta": {"machine": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.python_version()}",
-                        "rounds": rounds, "loadavg": loadavg, "threads": THREADS},
-               "speed": {impl: combine(runs) for impl, runs in per_impl.items()}, "memory": {}}
+        results["meta"]["rounds"] = r + 1
+        results["speed"] = {impl: combine(runs) for impl, runs in per_impl.items()}
+        write()
     if not args.no_memory:
         B, T, D, H, V = MEMORY_SHAPE
         jobs = [(cell, MEMORY_SHAPE, T, ("rnnkit", "torch")) for cell in CELLS]
@@ -442,15 +455,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"memory {key}", file=sys.stderr, flush=True)
             results["memory"][key] = {impl: run_child(["--impl", impl, "--memory", key])["peak_mb"]
                                       for impl in impls}
-    results["import_seconds"] = {m: import_seconds(m) for m in ("numpy", "rnnkit")}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "speed.json").write_text(json.dumps(results, indent=1) + "\n")
-    table = markdown(results, args.quick)
-    (out / "speed.md").write_text(table)
-    print(table)
+    print(write())
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
