@@ -186,6 +186,7 @@ def test_save_load_round_trip(tmp_path):
     model.save(path)
     loaded = rnnkit.load(path)
     assert isinstance(loaded, Forecaster) and loaded.get_params() == model.get_params()
+    assert Forecaster().set_params(**model.get_params()).get_params() == model.get_params()
     np.testing.assert_array_equal(loaded.predict(y, 7), model.predict(y, 7))
     np.testing.assert_array_equal(loaded.scaler_.offset, model.scaler_.offset)
     arrays, metadata = load_model_file(path)
@@ -206,6 +207,8 @@ def test_save_load_round_trip(tmp_path):
     (lambda: Forecaster().fit([np.ones((30, 2)), np.ones((30, 3))]), "series 1 has 3 channel(s), expected 2"),
     (lambda: Forecaster().fit(np.ones((2, 3, 4))), "the series must be (T,) or (T, D), got shape (2, 3, 4)"),
     (lambda: Forecaster().fit(["a", "b"]), "series 0 must hold numbers"),
+    (lambda: Forecaster().set_params(hiden_size=3), "unknown parameters ['hiden_size']"),
+    (lambda: Forecaster().set_params(scaling="log"), "scaling must be one of ('standard', 'minmax', 'none')"),
 ])
 def test_bad_input_is_named(call, message):
     with pytest.raises((ValueError, TypeError)) as e:

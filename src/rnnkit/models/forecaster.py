@@ -125,6 +125,17 @@ class Forecaster:
     def get_params(self) -> dict:
         return {**{f.name: getattr(self, f.name) for f in fields(ForecasterConfig)}, "verbose": self.verbose}
 
+    def set_params(self, **params) -> Forecaster:
+        """Change hyperparameters (checked as in ``__init__``); takes effect at the next ``fit``."""
+        unknown = set(params) - set(self.get_params())
+        if unknown:
+            raise ValueError(f"Forecaster.set_params: unknown parameters {sorted(unknown)}")
+        merged = {**self.get_params(), **params}
+        self.verbose = merged.pop("verbose")
+        for k, v in asdict(ForecasterConfig(**merged)).items():
+            setattr(self, k, v)
+        return self
+
     def _config(self) -> ForecasterConfig:
         params = self.get_params()
         params.pop("verbose")
