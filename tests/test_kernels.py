@@ -177,3 +177,17 @@ def test_batch_split_over_threads_equals_general_loop(name, monkeypatch):
     general = run_network(net, x, state0, lengths=np.full(x.shape[0], x.shape[1]))
     for k, v in fast.items():
         np.testing.assert_allclose(v, general[k], rtol=1e-12, atol=1e-13, err_msg=k)
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_blocked_matmul(transpose_a, monkeypatch):
+    from rnnkit.kernels import parallel
+    monkeypatch.setitem(parallel._state, "blocks", 3)
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3 * parallel.MIN_PRODUCT_ROWS + 5, 7)), rng.standard_normal((7, 4))
+    if transpose_a:
+        b = rng.standard_normal((a.shape[0], 4))
+    expected = a.T @ b if transpose_a else a @ b
+    got = parallel.matmul(a, b, transpose_a)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(got, parallel.matmul(a, b, transpose_a))  # same bits every call

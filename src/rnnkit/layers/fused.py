@@ -53,7 +53,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     """x: (T*B, D) time-major, state: (B, H) arrays -> hs: (T + 1, B, H), final state, buffers."""
     P = cell.params
     T, B, H, dtype = steps, state[0].shape[0], cell.hidden_size, cell.dtype
-    xp = (x @ P["Wx"]).astype(dtype, copy=False)
+    xp = parallel.matmul(x, P["Wx"]).astype(dtype, copy=False)
     xp += P["bx"]
     xp = xp.reshape(T, B, -1)                     # each step's slice becomes its gate activations
     hs = np.empty((T + 1, B, H), dtype)
@@ -129,9 +129,9 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
         return _gru_backward(cell, dy, dh_rec, cache)
     da = da.reshape(T * B, -1)
     db = da.sum(axis=0)                                   # the same for bx and bh
-    grads = {"Wx": cache.x.T @ da, "bx": db,              # xp = x Wx + bx, all steps at once
-             "Wh": hs[:T].reshape(T * B, H).T @ da, "bh": db.copy()}
-    return da @ P["Wx"].T, dstate0, grads
+    grads = {"Wx": parallel.matmul(cache.x, da, True), "bx": db,   # xp = x Wx + bx, all steps at once
+             "Wh": parallel.matmul(hs[:T].reshape(T * B, H), da, True), "bh": db.copy()}
+    return parallel.matmul(da, P["Wx"].T), dstate0, grads
 
 
 def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, cache: FusedCache):
@@ -155,9 +155,10 @@ def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, cache: FusedCache
     x, Wx = cache.x, P["Wx"]
     # dxp shares dhp's r and z blocks (a_rz = xp_rz + hp_rz) and has its own n block
     dbh = dhp.sum(axis=0)
-    grads = {"Wx": np.concatenate([x.T @ dhp[:, :2 * H], x.T @ dxp_n], axis=1),
+    grads = {"Wx": np.concatenate([parallel.matmul(x, dhp[:, :2 * H], True),
+                                   parallel.matmul(x, dxp_n, True)], axis=1),
              "bx": np.concatenate([dbh[:2 * H], dxp_n.sum(axis=0)]),
-             "Wh": hs[:T].reshape(T * B, H).T @ dhp, "bh": dbh}
-    dx = dhp[:, :2 * H] @ Wx[:, :2 * H].T
-    dx += dxp_n @ Wx[:, 2 * H:].T
+             "Wh": parallel.matmul(hs[:T].reshape(T * B, H), dhp, True), "bh": dbh}
+    dx = parallel.matmul(dhp[:, :2 * H], Wx[:, :2 * H].T)
+    dx += parallel.matmul(dxp_n, Wx[:, 2 * H:].T)
     return dx, (dh_rec + carry,), grads
