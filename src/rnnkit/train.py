@@ -55,6 +55,8 @@ class TrainConfig:
     max_steps: int | None = None
     max_epochs: int | None = None
     max_minutes: float | None = None
+    clock: str = "wall"               # what max_minutes and the history's minutes count: "wall" seconds, or
+                                      #   "cpu" seconds of this process (fair budgets on a shared machine)
     seed: int = 0
     progress: bool = True
     monitor: str = "loss"             # the evaluate() key that selects the best model, decays the lr, stops
@@ -80,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: min_delta must be >= 0, got {self.min_delta}")
         if self.mode not in ("min", "max"):
             raise ValueError(f"TrainConfig: mode must be 'min' or 'max', got {self.mode!r}")
+        if self.clock not in ("wall", "cpu"):
+            raise ValueError(f"TrainConfig: clock must be 'wall' or 'cpu', got {self.clock!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise ValueError(f"TrainConfig: max_minutes must be > 0, got {self.max_minutes}")
 
@@ -237,7 +241,8 @@ class Trainer:
             if cfg.max_minutes is not None and st.elapsed >= cfg.max_minutes * 60:
                 st.stopped = "time budget"
                 break
-            t0 = time.perf_counter()
+            clock = time.process_time if cfg.clock == "cpu" else time.perf_counter
+            t0 = clock()
             self.optimizer.lr = st.lr
             loss, grads, tokens = self.task.train_step(st.step, self.rng)
             if not math.isfinite(loss):
@@ -253,7 +258,7 @@ class Trainer:
                 for k, v in self.params.items():
                     a = self.average[k]
                     a += (1 - decay) * (v - a)
-            dt = time.perf_counter() - t0
+            dt = clock() - t0
             st.step, st.tokens, st.elapsed = st.step + 1, st.tokens + tokens, st.elapsed + dt
             st.running_loss, st.running_steps = st.running_loss + loss, st.running_steps + 1
             if progress is not None:
