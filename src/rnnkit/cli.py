@@ -253,7 +253,7 @@ def add_tagger_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--word-dim", type=int, default=100, help="word embedding size (default: 100)")
     p.add_argument("--char-hidden-size", type=int, default=50,
                    help="character BiLSTM units per direction, 0 for none (default: 50)")
-    p.add_argument("--dropout", type=float, default=0.33, help="dropout on features and RNN outputs (default: 0.33)")
+    p.add_argument("--dropout", type=float, default=0.5, help="dropout on features and RNN outputs (default: 0.5)")
     p.add_argument("--word-vectors", default=None, help="word2vec/GloVe text file to initialise word embeddings")
     p.add_argument("--batch-size", type=int, default=32, help="sentences per batch (default: 32)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")

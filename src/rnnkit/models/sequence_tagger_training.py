@@ -145,7 +145,9 @@ def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
     Without dev data, a random ``val_fraction`` of the training sentences is held out for early
     stopping and model selection. The best model on the validation data (token accuracy, or
     entity F1 for BIO tags) is kept. ``train_options`` go to :class:`~rnnkit.train.TrainConfig`;
-    the tagger's defaults differ from the language model's: one evaluation per epoch, patience 3.
+    the tagger's defaults differ from the language model's: one evaluation per epoch, patience 3,
+    and the weights evaluated and kept are a moving average (``average=0.999``, about the last
+    1,000 steps), which smooths Adam's step-to-step noise.
     ``word_vectors`` is a word2vec/GloVe text file whose vectors initialise the word embeddings
     (its dimension must equal ``word_dim``). With ``out`` the best model is written there as
     training goes, with a checkpoint (``resume=True`` continues it), history CSV and loss plot.
@@ -175,7 +177,7 @@ def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
     bio = is_bio(labels.tokens) and is_bio(dev_tags)
     task = TaggerTask(tagger, sentences, tags, dev_sentences, dev_tags, counts, batch_size, seed)
     options = {"eval_every": task.steps_per_epoch, "patience": 3, "monitor": "f1" if bio else "accuracy",
-               "mode": "max", **train_options}
+               "mode": "max", "average": 0.999, **train_options}
     config = TrainConfig(**options)
     n_tokens = int(task.lengths.sum())
     describe = {"model": vars(tagger.config), "sentences": len(sentences), "tokens": n_tokens,
