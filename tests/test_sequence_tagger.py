@@ -54,7 +54,7 @@ def toy_tagger():
     s, t = toy_corpus(300, 0)
     ds, dt = toy_corpus(60, 1)
     return SequenceTagger(**TINY, dropout=0.1).fit(s, t, ds, dt, max_epochs=12, patience=12, lr=1e-2,
-                                                   batch_size=16, **FAST)
+                                                   batch_size=16, eval_every=19, **FAST)   # once an epoch
 
 
 def built(config=None, dtype=np.float64, seed=0):

@@ -22,6 +22,10 @@ POOL = 50
 batches, and the batches shuffled, so padding stays small while batches still vary by epoch."""
 
 
+MIN_EVAL_STEPS = 300
+"""The fewest steps between two evaluations (small data sets evaluate every few epochs)."""
+
+
 def bucket_batches(lengths: ndarray, batch_size: int, rng: np.random.Generator) -> list[ndarray]:
     """Sentence indices in batches of similar length (a bucket iterator): (N,) lengths -> batches."""
     order = rng.permutation(len(lengths))
@@ -145,7 +149,8 @@ def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
     Without dev data, a random ``val_fraction`` of the training sentences is held out for early
     stopping and model selection. The best model on the validation data (token accuracy, or
     entity F1 for BIO tags) is kept. ``train_options`` go to :class:`~rnnkit.train.TrainConfig`;
-    the tagger's defaults differ from the language model's: one evaluation per epoch, patience 3,
+    the tagger's defaults differ from the language model's: one evaluation per epoch (at least
+    ``MIN_EVAL_STEPS`` steps apart), patience 3,
     and the weights evaluated and kept are a moving average (``average=0.999``, about the last
     1,000 steps), which smooths Adam's step-to-step noise.
     ``word_vectors`` is a word2vec/GloVe text file whose vectors initialise the word embeddings
@@ -176,7 +181,11 @@ def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
         log(f"word vectors from {os.fspath(word_vectors)} for {found:,} of {len(words) - 2:,} words")
     bio = is_bio(labels.tokens) and is_bio(dev_tags)
     task = TaggerTask(tagger, sentences, tags, dev_sentences, dev_tags, counts, batch_size, seed)
-    options = {"eval_every": task.steps_per_epoch, "patience": 3, "monitor": "f1" if bio else "accuracy",
+    # once an epoch, but at least MIN_EVAL_STEPS apart: on small NER sets entity F1 stays 0 for the
+    # first epochs while the model learns that most tokens are O, and patience counted in such short
+    # epochs stopped training there (WNUT17: 107 steps an epoch)
+    eval_every = max(task.steps_per_epoch, MIN_EVAL_STEPS)
+    options = {"eval_every": eval_every, "patience": 3, "monitor": "f1" if bio else "accuracy",
                "mode": "max", "average": 0.999, **train_options}
     config = TrainConfig(**options)
     n_tokens = int(task.lengths.sum())
@@ -184,7 +193,7 @@ def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
                 "dev_sentences": len(dev_sentences), "batch_size": batch_size}
     log(f"tagger: {len(sentences):,} sentences ({n_tokens:,} tokens), {len(words):,} words, "
         f"{len(chars):,} characters, {len(labels)} tags; {sum(p.size for p in tagger.params.values()):,} "
-        f"parameters; {task.steps_per_epoch} steps per epoch")
+        f"parameters; {task.steps_per_epoch} steps per epoch, evaluation every {config.eval_every}")
     trainer = Trainer(tagger.params, task, config, save_model=tagger.save, out=out, describe=describe, log=log,
                       on_evaluate=on_evaluate)
     tagger.history = trainer.fit(resume=resume)
