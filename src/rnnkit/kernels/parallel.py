@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from . import blas
 
@@ -59,6 +58,7 @@ def for_row_blocks(fn, batch: int, min_rows: int = MIN_ROWS) -> None:
         fn(0, batch)
         return
     if "pool" not in _state:
+        from concurrent.futures import ThreadPoolExecutor  # here, not at import rnnkit
         _state["pool"] = ThreadPoolExecutor(blocks(), thread_name_prefix="rnnkit", initializer=lambda: local(1))
     edges = [batch * k // n for k in range(n + 1)]
     futures = [_state["pool"].submit(fn, lo, hi) for lo, hi in zip(edges[1:-1], edges[2:])]
