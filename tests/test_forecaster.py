@@ -196,6 +196,16 @@ def test_save_load_round_trip(tmp_path):
         rnnkit.load(tmp_path / "broken.safetensors")
 
 
+def test_resume_continues_exactly(tmp_path):
+    y = noisy_sine(160)
+    options = dict(lookback=8, hidden_size=6, n_models=2, dropout=0.2, num_layers=2)
+    straight = Forecaster(max_epochs=4, **options).fit(y, out=tmp_path / "a.safetensors")
+    Forecaster(max_epochs=2, **options).fit(y, out=tmp_path / "b.safetensors")
+    resumed = Forecaster(max_epochs=4, **options).fit(y, out=tmp_path / "b.safetensors", resume=True)
+    assert [row["val_loss"] for row in resumed.history_] == [row["val_loss"] for row in straight.history_]
+    np.testing.assert_array_equal(resumed.predict(y, 3), straight.predict(y, 3))
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: Forecaster(strategy="magic"), "strategy must be one of ('direct', 'recursive'), got 'magic'"),
     (lambda: Forecaster(horizon=0), "horizon must be a positive int, got 0"),

@@ -180,7 +180,9 @@ class Forecaster:
         task = ForecastTask(self.ensemble_, *self._encode(x, y), *self._encode(x_val, y_val), c.batch_size, c.seed)
         config = TrainConfig(lr=c.lr, lr_decay=c.lr_decay, patience=c.patience, max_epochs=c.max_epochs,
                              max_minutes=c.max_minutes, seed=c.seed, progress=self.verbose)
-        describe = {"model": asdict(c), "pairs": len(x), "val_pairs": len(x_val), "lookback": L}
+        budgets = ("max_epochs", "max_minutes", "patience")  # a resumed run may change these
+        describe = {"model": {k: v for k, v in asdict(c).items() if k not in budgets}, "pairs": len(x),
+                    "val_pairs": len(x_val), "lookback": L}
         log(f"forecaster: {len(series)} series, {D} channel(s), lookback {L} in frames of {self.frame_}, "
             f"{len(x)} training and {len(x_val)} validation windows, {c.n_models} x {c.cell.upper()}({c.hidden_size})")
         trainer = Trainer(self.ensemble_.params, task, config, save_model=self.save if out else None, out=out,
