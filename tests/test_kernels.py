@@ -191,3 +191,25 @@ def test_blocked_matmul(transpose_a, monkeypatch):
     got = parallel.matmul(a, b, transpose_a)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(got, parallel.matmul(a, b, transpose_a))  # same bits every call
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_batch_of_one_uses_matrix_vector_products(name):
+    """One row goes through gemv in the compiled loops and steps: same numbers as NumPy."""
+    compiled_or_skip()
+    cls, options = NETWORKS[name]
+    net = cls(4, H, seed=0, dtype=np.float64, **options)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 5, 4))
+    state0 = tuple(rng.standard_normal(s.shape) for s in net.zero_state(1))
+    cell = net.layers[0].cell
+    results = {}
+    for backend in ("numba", "numpy"):
+        previous = kernels.set_backend(backend)
+        try:
+            step = cell.step(cell.project_inputs(x[:, 0]), tuple(s[0] for s in state0))[0]
+            results[backend] = {**run_network(net, x, state0), "step": step[0]}
+        finally:
+            kernels.set_backend(previous)
+    for k, v in results["numpy"].items():
+        np.testing.assert_allclose(results["numba"][k], v, rtol=1e-12, atol=1e-13, err_msg=k)

@@ -33,12 +33,13 @@ def _register_blas() -> bool:
     if lib is not None:
         local = getattr(lib, "openblas_set_num_threads_local", None)
         for suffix, ilp64 in (("64_", True), ("", False)):
-            names = [f"{prefix}cblas_{t}gemm{suffix}" for prefix in ("scipy_", "") for t in "sd"]
-            found = [getattr(lib, n, None) for n in names]
-            s = found[0] or found[2]
-            d = found[1] or found[3]
-            if local is not None and s is not None and d is not None:
-                for name, fn in (("rnnkit_sgemm", s), ("rnnkit_dgemm", d), ("rnnkit_blas_threads_local", local)):
+            found = {}
+            for routine in ("sgemm", "dgemm", "sgemv", "dgemv"):
+                fn = [getattr(lib, f"{prefix}cblas_{routine}{suffix}", None) for prefix in ("scipy_", "")]
+                found[f"rnnkit_{routine}"] = fn[0] or fn[1]
+            if local is not None and all(fn is not None for fn in found.values()):
+                found["rnnkit_blas_threads_local"] = local
+                for name, fn in found.items():
                     llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
                 return ilp64
     raise ImportError("rnnkit.kernels.loops: NumPy's BLAS is not an OpenBLAS with cblas_sgemm and "
@@ -53,23 +54,33 @@ _sgemm = types.ExternalFunction("rnnkit_sgemm", types.void(
 _dgemm = types.ExternalFunction("rnnkit_dgemm", types.void(
     types.intc, types.intc, types.intc, _int, _int, _int, types.float64, _ptr, _int, _ptr, _int,
     types.float64, _ptr, _int))
+_sgemv = types.ExternalFunction("rnnkit_sgemv", types.void(
+    types.intc, types.intc, _int, _int, types.float32, _ptr, _int, _ptr, _int, types.float32, _ptr, _int))
+_dgemv = types.ExternalFunction("rnnkit_dgemv", types.void(
+    types.intc, types.intc, _int, _int, types.float64, _ptr, _int, _ptr, _int, types.float64, _ptr, _int))
 _blas_threads_local = types.ExternalFunction("rnnkit_blas_threads_local", types.intc(types.intc))
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
 def gemm(A, W, C, transpose):
-    """``C = A @ W`` (or ``A @ W.T``), all row-major with contiguous rows."""
+    """``C = A @ W`` (or ``A @ W.T``), all row-major with contiguous rows. One row goes to
+    ``gemv``: ``gemm`` would copy (pack) all of W for a single row (5x slower at H = 256)."""
 
 
 @overload(gemm)
 def _gemm(A, W, C, transpose):
-    fn = _sgemm if A.dtype == types.float32 else _dgemm
+    mm, mv = (_sgemm, _sgemv) if A.dtype == types.float32 else (_dgemm, _dgemv)
 
     def impl(A, W, C, transpose):
         M, K = A.shape
         N = C.shape[1]
         one, zero = C.dtype.type(1), C.dtype.type(0)
-        fn(ROW_MAJOR, NO_TRANS, TRANS if transpose else NO_TRANS, M, N, K, one, A.ctypes.data,
+        if M == 1:   # c = W^T a (or W a): W is (K, N) row-major, or (N, K) when transposed
+            rows, cols = W.shape
+            mv(ROW_MAJOR, NO_TRANS if transpose else TRANS, rows, cols, one, W.ctypes.data, cols,
+               A.ctypes.data, 1, zero, C.ctypes.data, 1)
+            return
+        mm(ROW_MAJOR, NO_TRANS, TRANS if transpose else NO_TRANS, M, N, K, one, A.ctypes.data,
            A.strides[0] // A.itemsize, W.ctypes.data, W.shape[1], zero, C.ctypes.data, C.strides[0] // C.itemsize)
     return impl
 
