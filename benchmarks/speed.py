@@ -24,7 +24,8 @@ What is timed (float32, one layer, batch first):
                ``y^T dlogits``, ``dA Wh^T`` per step, ``h^T dA``, ``x^T dA``, ``dA Wx^T``; for
                generation the three matrix-vector products ``x Wx``, ``h Wh``, ``h Wd``.
     memory     the peak resident-set growth (RSS sampled every 0.5 ms by a thread, minus the RSS
-               before the step) of one training step at T = 1000 in a fresh process, the same
+               before the step) of one training step at T = 1000 in a fresh process after one
+               step at T = 10 (so loading libraries and compiled code is not counted), the same
                method for both libraries; rnnkit also at T = 250, 500 and with truncated BPTT.
 
 Results go to ``benchmarks/results/speed.json`` and ``speed.md``.
@@ -308,6 +309,8 @@ def rss_bytes() -> int:
 def child_memory(impl: str, cell: str, shape: tuple, window: int) -> dict:
     import numpy as np
     builders = {"rnnkit": rnnkit_cases, "torch": torch_cases}[impl](np)
+    B, T, D, H, V = shape
+    builders[2](cell, (B, 10, D, H, V), 10)()      # load libraries and compiled code first
     run = builders[2](cell, shape, window)
     before, peak, done = rss_bytes(), [0], threading.Event()
 
@@ -407,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one shape, one round, short timings")
     parser.add_argument("--rounds", type=int, default=None, help="rounds of children (default 3, quick 1)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory children")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="measure memory only, into the speed results already in --out")
     parser.add_argument("--out", default=str(HERE / "results"), help="directory for speed.json and speed.md")
     parser.add_argument("--impl", choices=IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--memory", help=argparse.SUPPRESS)  # child: cell/BxTxDxHxV/window
@@ -436,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
         (out / "speed.md").write_text(table)
         return table
 
+    if args.memory_only:
+        previous = json.loads((out / "speed.json").read_text())
+        results["meta"], results["speed"] = previous["meta"], previous["speed"]
+        rounds = 0
     per_impl = {impl: [] for impl in IMPLS}
     for r in range(rounds):
         for impl in IMPLS:
