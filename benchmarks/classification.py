@@ -39,7 +39,14 @@ TARGETS = {"JapaneseVowels": 0.985, "GunPoint": 0.97, "ItalyPowerDemand": 0.96, 
 UCR = ["JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", "ArrowHead"]
 
 # Settings chosen by --tune on TRAIN-only validation (see the results file for the figures).
-TUNED: dict[str, dict] = {}
+TUNED: dict[str, dict] = {
+    "GunPoint": {"normalize": "series", "derivatives": True},     # validation 1.000 vs 0.867 default
+    "ItalyPowerDemand": {"derivatives": True},                    # validation 0.950 vs 0.875 default
+    "ArrowHead": {},                                              # the grid's best was the default (0.542)
+}
+
+# What the table does not say (written after reading the runs).
+NOTES = ""
 
 # The grid --tune tries (each with n_models=1; the final runs use the ensemble size given here).
 GRID = [
@@ -153,6 +160,8 @@ def write(rows: list[dict], tuning: list[dict]) -> None:
         for t in tuning:
             lines.append(f"| {t['dataset']} | `{json.dumps(t['params'])}` | {t['val_accuracy']:.3f} | "
                          f"{', '.join(f'{a:.3f}' for a in t['folds'])} | {t['seconds']:.0f} |")
+    if NOTES:
+        lines += ["", "## Notes", "", NOTES.strip()]
     RESULTS.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
@@ -179,7 +188,11 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--configs", nargs="+", default=["default", "tuned"], help="default and/or tuned")
     parser.add_argument("--tune", nargs="+", default=None, help="run the tuning grid on these data sets instead")
+    parser.add_argument("--report", action="store_true", help="only rewrite the .md from the .json")
     args = parser.parse_args()
+    if args.report:
+        record()
+        return
     if args.tune:
         for name in args.tune:
             tune(name, load(name))
