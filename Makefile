@@ -12,7 +12,7 @@ $(VENV)/bin/python:
 
 # torch==2.13.0 is the CPU build this machine keeps on disk; it is pinned in the test extra.
 $(STAMP): $(VENV)/bin/python pyproject.toml
-	$(PY) -m pip install -q -e '.[test,plot]'
+	$(PY) -m pip install -q -e '.[test,plot,fast]'
 	touch $(STAMP)
 
 demo: $(STAMP)
