@@ -102,13 +102,13 @@ def check_sentences(who: str, sentences, tags=None) -> None:
 class SequenceTagger:
     """A bidirectional RNN tagger (Graves, 2012; Plank et al., 2016; Lample et al., 2016)::
 
-        w_t = E[word_t]                      word embedding (<UNK> for unknown words)
+        w_t = E[word_t]                      word embedding, lowercased by default (<UNK> if unknown)
         c_t = CharEncoder(chars of word_t)   final states of a character BiLSTM, (2 H_c,)
         x_t = dropout([w_t ; c_t])
         h_t = BiRNN(x_1 .. x_T)_t            stacked, both directions concatenated, (2 H,)
         p(tag_t | sentence) = softmax(dropout(h_t) W + b)
 
-    trained by cross-entropy summed over tokens, with word dropout: a training word seen n
+    trained by the mean cross-entropy over a batch's tokens, with word dropout: a training word seen n
     times is replaced by ``<UNK>`` with probability ``alpha / (alpha + n)`` (Kiperwasser &
     Goldberg, 2016), so the ``<UNK>`` row is learned and rare words lean on their characters.
 
