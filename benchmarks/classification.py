@@ -42,11 +42,29 @@ UCR = ["JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", "ArrowH
 TUNED: dict[str, dict] = {
     "GunPoint": {"normalize": "series", "derivatives": True},     # validation 1.000 vs 0.867 default
     "ItalyPowerDemand": {"derivatives": True},                    # validation 0.950 vs 0.875 default
-    "ArrowHead": {},                                              # the grid's best was the default (0.542)
+    "JapaneseVowels": {"derivatives": True},                      # validation 0.975 vs 0.969 default
 }
+# ArrowHead: the grid's best was the default itself (0.542), so its tuned row would repeat the default.
 
 # What the table does not say (written after reading the runs).
-NOTES = ""
+NOTES = """
+- Met with the defaults on every seed: GunPoint, BasicMotions, spoken digits (FSDD; seed 0 only,
+  and seed 1 if its row is present: one FSDD ensemble took about an hour of wall time at load ~12)
+  and UCI sentiment. Tuned settings also meet GunPoint (0.993 on every seed).
+- Short: JapaneseVowels with defaults (0.976-0.981); tuned (derivative channels) reaches 0.989 and
+  0.992 on seeds 0 and 2 but 0.978 on seed 1, so the target is not met on every seed.
+  ItalyPowerDemand: 0.935-0.941 with defaults; the setting validation preferred (derivatives) was
+  worse on the test split (0.885-0.939): its 20-case validation folds are too small to choose well.
+  ArrowHead: 0.531-0.611 against a target of 0.80 (36 training series of length 251); no setting
+  in the grid beat the default on validation. An RNN on raw frames does not get there; the
+  published figures come from convolutional front ends (LSTM-FCN) or DTW.
+- Every run is deterministic for a seed: the UCR default rows were run twice (once at load ~12,
+  once at load ~3-6) with identical accuracies; the times in the table are from the later,
+  quieter runs, except Sentiment and FSDD, which ran only while other engineers' benchmarks kept
+  the load at 8-14 on 2 cores (expect them 3-5x shorter on a quiet machine).
+- OPENBLAS_NUM_THREADS=1 matters here: with OpenBLAS's default threads under that load a training
+  step was 3.4x slower (measured on ItalyPowerDemand).
+"""
 
 # The grid --tune tries (each with n_models=1; the final runs use the ensemble size given here).
 GRID = [
@@ -169,7 +187,8 @@ def record(new_runs: list[dict] = (), new_tuning: list[dict] = ()) -> None:
     """Merge into the results file under a lock, so runs in parallel processes all land."""
     import fcntl
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+    import tempfile
+    with open(Path(tempfile.gettempdir()) / "rnnkit-classification-benchmark.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = RESULTS.with_suffix(".json")
         previous = json.loads(path.read_text()) if path.exists() else {}
