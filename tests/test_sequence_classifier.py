@@ -12,6 +12,7 @@ from rnnkit.gradcheck import gradcheck
 from rnnkit.io import ModelFileError
 from rnnkit.losses import softmax_cross_entropy
 from rnnkit.models.sequence_classifier import SequenceClassifier
+from rnnkit.models.sequence_classifier_inputs import frames
 from rnnkit.models.sequence_classifier_training import ClassifierNetwork, stratified_split
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -135,11 +136,11 @@ def test_padded_array_input_equals_list_input():
 
 def test_frames_and_series_normalisation():
     a = np.arange(14, dtype=float).reshape(7, 2)              # T = 7, D = 2
-    f = SequenceClassifier._frames(a, 3, 2)                   # frames at 0, 2, 4 (the last zero-padded)
+    f = frames(a, 3, 2)                   # frames at 0, 2, 4 (the last zero-padded)
     np.testing.assert_array_equal(f[0], [0, 1, 2, 3, 4, 5])
     np.testing.assert_array_equal(f[2], [8, 9, 10, 11, 12, 13])
     assert f.shape == (3, 6)
-    assert SequenceClassifier._frames(a, 4, 4).tolist()[1] == [8, 9, 10, 11, 12, 13, 0, 0]
+    assert frames(a, 4, 4).tolist()[1] == [8, 9, 10, 11, 12, 13, 0, 0]
     X = [np.random.default_rng(i).normal(size=(100, 1)) for i in range(4)]
     clf = fast(max_epochs=1, normalize="series").fit(X, [0, 1, 0, 1])
     assert clf.frame_ == 3 and clf.frame_stride_ == 3         # about 32 frames of a 100-step median

@@ -1,7 +1,6 @@
 """``SequenceClassifier``: many-to-one classification with a scikit-learn feel."""
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -9,9 +8,10 @@ import numpy as np
 from numpy import ndarray
 
 from .._types import Params, prefixed, unprefixed
-from ..data.vocab import PAD, UNK, Vocabulary, tokenize_words
+from ..data.vocab import PAD, UNK, Vocabulary
 from ..io import ModelFileError, save_model_file
 from ..metrics.classification import accuracy, confusion_matrix, macro_f1
+from .sequence_classifier_inputs import as_sequences, frames
 from .sequence_classifier_training import ClassifierNetwork, train_network
 
 NORMALIZE = ("channel", "series", None)
@@ -71,55 +71,6 @@ class SequenceClassifier:
         return f"SequenceClassifier({changed})"
 
     # -- inputs ------------------------------------------------------------------------------
-    def _sequences(self, X, lengths, who: str) -> tuple[str, list]:
-        """("tokens", list of token lists) or ("features", list of (T_i, D) float arrays)."""
-        if isinstance(X, np.ndarray) and X.dtype.kind in "fiu":
-            if X.ndim == 2:
-                X = X[:, :, None]
-            if X.ndim != 3 or 0 in X.shape:
-                raise ValueError(f"{who}: expected X of shape (N, T, D) or (N, T), got {X.shape}")
-            N, T, _ = X.shape
-            if lengths is None:
-                lengths = np.full(N, T)
-            lengths = np.asarray(lengths)
-            if (lengths.shape != (N,) or not np.issubdtype(lengths.dtype, np.integer)
-                    or lengths.min() < 1 or lengths.max() > T):
-                raise ValueError(f"{who}: expected lengths: ({N},) integers in [1, {T}], "
-                                 f"got {lengths.dtype} {lengths.shape}")
-            return "features", [X[i, :lengths[i]].astype(np.float64) for i in range(N)]
-        if lengths is not None:
-            raise ValueError(f"{who}: lengths goes with a padded (N, T, D) array; a list carries its own lengths")
-        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__") or len(X) == 0:
-            raise ValueError(f"{who}: expected a non-empty list of sequences, got {type(X).__name__}")
-        first = X[0]
-        if isinstance(first, str) or (isinstance(first, (list, tuple)) and first and isinstance(first[0], str)):
-            return "tokens", [self._tokens(s, i, who) for i, s in enumerate(X)]
-        out, D = [], None
-        for i, s in enumerate(X):
-            try:
-                a = np.asarray(s, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"{who}: sequence {i} is not numeric (got {type(s).__name__}); mixed "
-                                 "token and numeric sequences cannot be classified together") from None
-            a = a[:, None] if a.ndim == 1 else a
-            if a.ndim != 2 or a.shape[0] == 0:
-                raise ValueError(f"{who}: sequence {i} must be a (T, D) or (T,) array with T >= 1, got {a.shape}")
-            if D is not None and a.shape[1] != D:
-                raise ValueError(f"{who}: sequence {i} has {a.shape[1]} channels, sequence 0 has {D}")
-            if not np.isfinite(a).all():
-                raise ValueError(f"{who}: sequence {i} contains NaN or Inf (fill or drop missing values first)")
-            D = a.shape[1]
-            out.append(a)
-        return "features", out
-
-    def _tokens(self, s, i: int, who: str) -> list[str]:
-        if isinstance(s, str):
-            s = [t for sentence in tokenize_words(s) for t in sentence]
-        elif not isinstance(s, (list, tuple)) or not all(isinstance(t, str) for t in s):
-            raise ValueError(f"{who}: sequence {i} must be a str or a list of str tokens like sequence 0, "
-                             f"got {type(s).__name__}")
-        return [t.lower() for t in s] if self.lowercase else list(s)
-
     def _encode(self, kind: str, seqs: list, who: str) -> tuple[ndarray, ndarray]:
         """Padded network input ``(N, T, D')`` floats or ``(N, T)`` ids, and lengths ``(N,)``."""
         if kind != self.input_kind_:
@@ -135,10 +86,10 @@ class SequenceClassifier:
         if D != self.n_channels_:
             raise ValueError(f"{who}: expected sequences with {self.n_channels_} channel(s), got {D}")
         f, s = self.frame_, self.frame_stride_
-        frames = [self._frames(self._scale(self._with_derivatives(a)), f, s) for a in seqs]
-        lengths = np.array([len(a) for a in frames])
-        out = np.zeros((len(frames), lengths.max(), frames[0].shape[1]), dtype=np.float32)
-        for i, a in enumerate(frames):
+        framed = [frames(self._scale(self._with_derivatives(a)), f, s) for a in seqs]
+        lengths = np.array([len(a) for a in framed])
+        out = np.zeros((len(framed), lengths.max(), framed[0].shape[1]), dtype=np.float32)
+        for i, a in enumerate(framed):
             out[i, :len(a)] = a
         return out, lengths
 
@@ -154,18 +105,6 @@ class SequenceClassifier:
         if self.normalize == "series":
             return (a - a.mean(0)) / np.maximum(a.std(0), 1e-8)
         return a
-
-    @staticmethod
-    def _frames(a: ndarray, f: int, s: int) -> ndarray:
-        """(T, D) -> (T', f * D): frame k holds steps ``k s .. k s + f - 1`` (zero-padded past the end)."""
-        if f == 1 and s == 1:
-            return a
-        T, D = a.shape
-        n = 1 + max(0, math.ceil((T - f) / s))
-        padded = np.zeros((s * (n - 1) + f, D))
-        padded[:T] = a
-        index = np.arange(n)[:, None] * s + np.arange(f)
-        return padded[index].reshape(n, f * D)
 
     # -- fitting -----------------------------------------------------------------------------
     def _check_hyperparameters(self) -> None:
@@ -206,7 +145,7 @@ class SequenceClassifier:
         who = "SequenceClassifier.fit"
         self._check_hyperparameters()
         log = log or (print if self.verbose else (lambda message: None))
-        kind, seqs = self._sequences(X, lengths, who)
+        kind, seqs = as_sequences(X, lengths, who, self.lowercase)
         labels = list(y.tolist() if isinstance(y, np.ndarray) else y)
         if len(labels) != len(seqs):
             raise ValueError(f"{who}: X has {len(seqs)} sequences, y has {len(labels)} labels")
@@ -273,7 +212,7 @@ class SequenceClassifier:
         networks' softmax outputs."""
         who = "SequenceClassifier.predict_proba"
         self._check_fitted(who)
-        x, lens = self._encode(*self._sequences(X, lengths, who), who)
+        x, lens = self._encode(*as_sequences(X, lengths, who, self.lowercase), who)
         proba = 0.0
         for net in self.networks_:
             logits = net.predict_logits(x, lens)
