@@ -178,6 +178,9 @@ def write_table(results: dict) -> str:
         lines.append(f"| {name} | {r['setting']}{'; ' + stop if stop else ''} | {metric} {100 * r['dev'][metric]:.2f} | "
                      f"{metric} {100 * r['test'][metric]:.2f} | {r['epochs']} | {r['wall_minutes']} | "
                      f"{r['cpu_minutes']} | {r['cpu_seconds_per_epoch']} | {r['wall_seconds_per_epoch']} |")
+    lines += ["", "CPU and wall minutes cover the whole fit (vocabularies, training, one dev evaluation per "
+                  "epoch); a CPU-minute budget counts the training steps only. Epochs are training steps over "
+                  "steps per epoch (small sets evaluate every 300 steps, not every epoch)."]
     tuned = {k: r for k, r in results.items() if k.startswith("ewt-tuned")}
     if tuned:
         best = max(tuned, key=lambda k: tuned[k]["dev"]["accuracy"])
@@ -199,6 +202,8 @@ def write_table(results: dict) -> str:
             genre = ", ".join(f"{g} {100 * v['accuracy']:.2f}" for g, v in r["test_by_genre"].items())
             lines.append(f"- {name}, test accuracy by EWT genre: {genre}; unknown words "
                          f"{100 * (r['test']['oov_accuracy'] or 0):.2f} on {r['test']['oov_tokens']} tokens.")
+        if r.get("note"):
+            lines.append(f"- {name}: {r['note']}.")
         lines.append(f"- {name}: load average at start {r['load_start']['loadavg']}, at end "
                      f"{r['load_end']['loadavg']}; busiest other processes at start: "
                      f"{'; '.join(r['load_start']['busiest_processes']) or 'none'}.")
