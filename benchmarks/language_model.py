@@ -2,8 +2,9 @@
 
 Both sides train the same model (char embedding 64 -> 2-layer LSTM 512 with dropout 0.25 between
 layers and before the softmax -> linear), with the same hyperparameters (Adam 2e-3, batches of
-64 streams x 100 steps with the hidden state carried between windows, gradient clipping at 5,
-constant learning rate), on the same data layout (the first 90% of the text, the last 10% held out
+64 streams x 100 steps with the hidden state carried between windows, gradient clipping at 5, and
+``train-lm``'s schedule: the learning rate halves whenever an evaluation does not beat the best so
+far), on the same data layout (the first 90% of the text, the last 10% held out
 as nanoGPT splits it), each in its own process with 2 threads. Every minute of *training* time
 (evaluation excluded) both evaluate the full validation text in nats per character, read as 64
 contiguous streams with the state carried.
@@ -29,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_TEXT = HERE.parent.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
 HYPER = dict(embedding_dim=64, hidden_size=512, num_layers=2, dropout=0.25, lr=2e-3, batch_size=64,
-             seq_len=100, clip=5.0)
+             seq_len=100, clip=5.0, lr_decay=0.5)
 
 
 def conllu_text(path: str) -> str:
@@ -84,7 +85,10 @@ def run_rnnkit(path: str, minutes: float, seed: int) -> list[dict]:
             count += y.size
         return total / count
 
-    return time_loop(train_step, evaluate, train.num_windows, minutes)
+    def set_lr(lr):
+        opt.lr = lr
+
+    return time_loop(train_step, evaluate, set_lr, train.num_windows, minutes)
 
 
 def run_torch(path: str, minutes: float, seed: int) -> list[dict]:
@@ -133,13 +137,21 @@ def run_torch(path: str, minutes: float, seed: int) -> list[dict]:
             count += y.numel()
         return total / count
 
-    return time_loop(train_step, evaluate, train.num_windows, minutes)
+    def set_lr(lr):
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+    return time_loop(train_step, evaluate, set_lr, train.num_windows, minutes)
 
 
-def time_loop(train_step, evaluate, windows: int, minutes: float) -> list[dict]:
-    """Train until ``minutes`` of training time have passed, evaluating at every whole minute."""
+def time_loop(train_step, evaluate, set_lr, windows: int, minutes: float) -> list[dict]:
+    """Train until ``minutes`` of training time have passed, evaluating at every whole minute.
+
+    The schedule is ``rnnkit train-lm``'s default (``TrainConfig.lr_decay``): an evaluation that does
+    not beat the best so far halves the learning rate. Both sides run this same function.
+    """
     rows, trained, step, carry, next_eval = [], 0.0, 0, None, 60.0
-    losses = []
+    losses, lr, best = [], HYPER["lr"], float("inf")
     while trained < minutes * 60:
         k = step % windows
         if k == 0:
@@ -150,10 +162,16 @@ def time_loop(train_step, evaluate, windows: int, minutes: float) -> list[dict]:
         losses.append(loss)
         step += 1
         if trained >= next_eval or trained >= minutes * 60:
+            val_loss = evaluate()
             rows.append({"minutes": round(trained / 60, 3), "steps": step, "train_loss": sum(losses) / len(losses),
-                         "val_loss": evaluate()})
+                         "val_loss": val_loss, "lr": lr})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             losses, next_eval = [], next_eval + 60.0
+            if val_loss < best:
+                best = val_loss
+            else:
+                lr *= HYPER["lr_decay"]
+                set_lr(lr)
     return rows
 
 
@@ -170,7 +188,7 @@ def report(results: dict, minutes: float, out_dir: Path, name: str, corpus: str)
                                                        "results": results}, indent=1))
     lines = [f"# {corpus}: validation loss (nats/char) against training time", "",
              f"2-layer LSTM 512, embedding 64, dropout 0.25, Adam 2e-3, 64 x 100 windows, clip 5, "
-             f"constant lr; last 10% held out; {minutes:g} minutes of training each, 2 threads, "
+             f"lr halved after each evaluation that does not improve; last 10% held out; {minutes:g} minutes of training each, 2 threads, "
              "evaluation time excluded.", "",
              "| minute | rnnkit val | PyTorch val | rnnkit steps | PyTorch steps |", "|---|---|---|---|---|"]
     ours, theirs = results.get("rnnkit", []), results.get("torch", [])
