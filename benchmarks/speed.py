@@ -15,7 +15,9 @@ What is timed (float32, one layer, batch first):
                requires_grad), no optimizer step; tokens per second = B * T / time.
     infer      the forward pass and the dense layer, no gradients.
     generate   batch 1, one token at a time: embedding lookup, one cell step, dense, softmax,
-               sample; microseconds per token.
+               sample; microseconds per token. rnnkit runs its sampling loop
+               (``rnnkit.sampling.generate_ids``, 100 tokens per call after a one-token prime);
+               PyTorch an ``nn.Embedding``/``nn.LSTM``/``nn.Linear`` loop with ``multinomial``.
     bound      only the matrix products each of those needs, at exactly its shapes, with
                NumPy's BLAS into preallocated outputs, run with 2 BLAS threads and with 1 and
                the faster taken (small products can lose to thread hand-offs, and on a loaded
@@ -144,9 +146,10 @@ def bound_cases(np):
 
 def rnnkit_cases(np):
     import rnnkit
-    from rnnkit.functional import softmax
     from rnnkit.layers.dense import Dense
     from rnnkit.losses import softmax_cross_entropy
+    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+    from rnnkit.sampling import generate_ids
 
     networks = {"rnn": rnnkit.RNN, "gru": rnnkit.GRU, "lstm": rnnkit.LSTM}
 
@@ -171,22 +174,16 @@ def rnnkit_cases(np):
         return run
 
     def generate(cell, shape):
+        # the library's own sampling loop (rnnkit.sampling.generate_ids, as `rnnkit sample` uses):
+        # 100 tokens after a one-token prime per call, so the prime's forward pass is included
         D, H, V = shape
-        net, dense = build(cell, D, H, V)
+        model = LanguageModel(LanguageModelConfig(V, D, H, 1, cell, 0.0), seed=0)
         rng = np.random.default_rng(0)
-        E = rng.standard_normal((V, D)).astype(np.float32)
-        rnn_cell = net.layers[0].cell
-        W, b = dense.params["W"], dense.params["b"]
-        box = {"state": rnn_cell.zero_state(1), "token": 0}
+        box = {"token": 0}
 
         def run():
-            state, token = box["state"], box["token"]
-            for _ in range(100):
-                x = E[token][None]                                     # embedding
-                state, _ = rnn_cell.step(rnn_cell.project_inputs(x), state)
-                p = softmax(state[0] @ W + b)[0]                       # dense, softmax
-                token = min(int(np.searchsorted(np.cumsum(p), rng.random())), V - 1)  # sample
-            box["state"], box["token"] = state, token
+            tokens = generate_ids(model, np.array([box["token"]]), 100, seed=rng)
+            box["token"] = int(tokens[-1])
         return run
 
     def train_memory(cell, shape, window):

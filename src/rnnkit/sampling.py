@@ -59,19 +59,79 @@ def sample(model, length: int = 500, prime: str = "", temperature: float = 1.0, 
             raise ValueError("sample: this vocabulary has no end-of-sequence token to start from; give a prime")
         context = np.array([vocab.eos_id])
     banned = [i for i in (vocab.unk_id, vocab.pad_id) if i is not None]
-    logits, state, _ = model.forward(context[None, :], training=False)
-    logits = logits[0, -1]
-    generated = []
-    for _ in range(length):
-        p = next_token_distribution(logits, temperature, top_k, banned)
-        token = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))
-        token = min(token, len(p) - 1)
-        generated.append(token)
-        if stop_at_eos and token == vocab.eos_id:
-            break
-        step_logits, state = model.step(np.array([token]), state)
-        logits = step_logits[0]
-    text = vocab.decode_text(np.array(generated, dtype=np.int64))
+    generated = generate_ids(model, context, length, temperature, top_k, rng, banned,
+                             vocab.eos_id if stop_at_eos else None)
+    text = vocab.decode_text(generated)
     if vocab.level == "word" and prime and not prime.endswith(("\n", " ")) and text and not text.startswith("\n"):
         return prime + " " + text
     return prime + text
+
+
+def generate_ids(model, context: ndarray, length: int, temperature: float = 1.0, top_k: int | None = None,
+                 seed: Seed = None, banned: list[int] = (), stop_id: int | None = None) -> ndarray:
+    """Up to ``length`` token ids drawn after ``context: (n,)`` ids (n >= 1), each fed back in.
+
+    One forward pass reads the context; then each step draws from the model's next-token
+    distribution (:func:`next_token_distribution`) with one uniform number, steps the network on
+    the drawn token, and repeats; drawing ``stop_id`` ends it (that id is kept). The uniforms are
+    drawn up front (``rng.random(length)``), so the tokens depend only on the seed, not on which
+    loop runs: the compiled one (:mod:`rnnkit.kernels.generation`, with Numba, for unidirectional
+    RNN / LSTM without peepholes / PyTorch-form GRU stacks) or this module's Python one.
+    Returns ``(m,)`` int64 ids, ``m <= length``.
+    """
+    rng = as_rng(seed)
+    uniforms = rng.random(length)
+    out = np.empty(length, dtype=np.int64)
+    if length == 0:
+        return out
+    logits, state, _ = model.forward(np.asarray(context)[None, :], training=False)
+    logits = logits[0, -1]
+    fast = _compiled_generation(model)
+    if fast is not None:
+        mask = np.zeros(logits.shape[0], dtype=bool)
+        mask[list(banned)] = True
+        n = fast(logits, state, uniforms, float(temperature), int(top_k or 0), mask,
+                 -1 if stop_id is None else int(stop_id), out)
+        return out[:n]
+    for i, u in enumerate(uniforms):
+        p = next_token_distribution(logits, temperature, top_k, list(banned))
+        token = min(int(np.searchsorted(np.cumsum(p), u * p.sum(), side="right")), len(p) - 1)
+        out[i] = token
+        if token == stop_id or i + 1 == length:
+            return out[:i + 1]
+        step_logits, state = model.step(np.array([token]), state)
+        logits = step_logits[0]
+    return out
+
+
+def _compiled_generation(model):
+    """A function running :func:`rnnkit.kernels.generation.generate` on ``model``'s weights, or
+    None when the compiled loops are unavailable or the network has a variant they do not cover."""
+    from . import kernels
+    from .layers.fused import fused_kind
+    if kernels.compiled_loops() is None or model.rnn.bidirectional:
+        return None
+    cells = [layer.cell for layer in model.rnn.layers]
+    kinds = {fused_kind(cell) for cell in cells}
+    if None in kinds or len(kinds) != 1:
+        return None
+    from .kernels import generation
+    from .kernels.reference import ACTIVATION_CODES
+    kind = kinds.pop()
+    if kind == "rnn" and len({cell.nonlinearity for cell in cells}) != 1:
+        return None
+    act = ACTIVATION_CODES[cells[0].nonlinearity] if kind == "rnn" else 0
+    dtype = model.rnn.dtype
+
+    def arrays(name):   # one per layer: views of the weights when they are contiguous (no copies)
+        return tuple(np.ascontiguousarray(cell.params[name], dtype) for cell in cells)
+    weights = (np.ascontiguousarray(model.embedding.weight, dtype), arrays("Wx"), arrays("bx"), arrays("Wh"),
+               arrays("bh"), np.ascontiguousarray(model.head.params["W"], dtype),
+               np.ascontiguousarray(model.head.params["b"], dtype))
+
+    def run(logits, state, uniforms, temperature, top_k, banned, stop_id, out):
+        h = np.array(state[0], dtype)                      # (L, 1, H), stepped in place
+        c = np.array(state[1], dtype) if kind == "lstm" else np.empty_like(h)
+        return generation.generate(generation.KINDS[kind], act, *weights, h, c, np.array(logits, np.float64),
+                                   uniforms, temperature, top_k, banned, stop_id, out)
+    return run

@@ -27,7 +27,7 @@ from .compiled import jit
 
 
 def _register_blas() -> bool:
-    """Register ``rnnkit_sgemm``, ``rnnkit_dgemm`` and ``rnnkit_blas_threads_local`` with LLVM;
+    """Register ``rnnkit_sgemm``, ``rnnkit_dgemm`` and ``rnnkitblas_threads_local`` with LLVM;
     True when the BLAS uses 64-bit integers."""
     lib = blas.numpy_openblas()
     if lib is not None:
@@ -38,7 +38,7 @@ def _register_blas() -> bool:
                 fn = [getattr(lib, f"{prefix}cblas_{routine}{suffix}", None) for prefix in ("scipy_", "")]
                 found[f"rnnkit_{routine}"] = fn[0] or fn[1]
             if local is not None and all(fn is not None for fn in found.values()):
-                found["rnnkit_blas_threads_local"] = local
+                found["rnnkitblas_threads_local"] = local
                 for name, fn in found.items():
                     llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
                 return ilp64
@@ -58,7 +58,7 @@ _sgemv = types.ExternalFunction("rnnkit_sgemv", types.void(
     types.intc, types.intc, _int, _int, types.float32, _ptr, _int, _ptr, _int, types.float32, _ptr, _int))
 _dgemv = types.ExternalFunction("rnnkit_dgemv", types.void(
     types.intc, types.intc, _int, _int, types.float64, _ptr, _int, _ptr, _int, types.float64, _ptr, _int))
-_blas_threads_local = types.ExternalFunction("rnnkit_blas_threads_local", types.intc(types.intc))
+blas_threads_local = types.ExternalFunction("rnnkitblas_threads_local", types.intc(types.intc))
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
@@ -89,11 +89,11 @@ def _gemm(A, W, C, transpose):
 def rnn_forward(xp, hs, Wh, bh, act, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.rnn_forward(a, xp[t, lo:hi], bh, hs[t + 1, lo:hi], act)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
 
 
 @jit
@@ -101,69 +101,69 @@ def lstm_forward(xp, hs, cs, tanh_c, Wh, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     p, q, r = compiled.lstm_coefficients(a)
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.lstm_forward_with(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi],
                                    tanh_c[t, lo:hi], p, q, r)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
 
 
 @jit
 def gru_forward(xp, hs, hp_n, Wh, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.gru_forward(a, xp[t, lo:hi], bh, hs[t, lo:hi], hp_n[t, lo:hi], hs[t + 1, lo:hi])
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
 
 
 @jit
 def rnn_backward(dy, hs, da, dh_rec, Wh, act, lo, hi):
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.rnn_backward(dy[t, lo:hi], dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
         gemm(da[t, lo:hi], Wh, dh_rec[lo:hi], True)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
 
 
 @jit
 def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, Wh, lo, hi):
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.lstm_backward(dy[t, lo:hi], dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
                                tanh_c[t, lo:hi], da[t, lo:hi])
         gemm(da[t, lo:hi], Wh, dh_rec[lo:hi], True)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
 
 
 @jit
 def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, Wh, lo, hi):
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.gru_backward(dy[t, lo:hi], dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
                               hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
         gemm(dhp[t, lo:hi], Wh, dh_rec[lo:hi], True)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
 
 
 @jit
 def rnn_step(xp, h, Wh, bias, h_new, act):
     a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     gemm(h, Wh, a, False)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
     compiled.rnn_forward(a, xp, bias, h_new, act)
 
 
 @jit
 def lstm_step(xp, h, c, Wh, bias, gates, c_new, h_new, tanh_c):
     a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     gemm(h, Wh, a, False)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
     gates[:, :] = xp
     compiled.lstm_forward(a, gates, bias, c, c_new, h_new, tanh_c)
 
@@ -171,8 +171,8 @@ def lstm_step(xp, h, c, Wh, bias, gates, c_new, h_new, tanh_c):
 @jit
 def gru_step(xp, h, Wh, bias, gates, hp_n, h_new):
     a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
-    previous = _blas_threads_local(1)
+    previous = blas_threads_local(1)
     gemm(h, Wh, a, False)
-    _blas_threads_local(previous)
+    blas_threads_local(previous)
     gates[:, :] = xp
     compiled.gru_forward(a, gates, bias, h, hp_n, h_new)
