@@ -213,3 +213,20 @@ def test_batch_of_one_uses_matrix_vector_products(name):
             kernels.set_backend(previous)
     for k, v in results["numpy"].items():
         np.testing.assert_allclose(results["numba"][k], v, rtol=1e-12, atol=1e-13, err_msg=k)
+
+
+@pytest.mark.parametrize("batch, steps", [(1, 5), (3, 1), (3, 5)])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_backward_leaves_the_callers_gradient_alone(name, batch, steps):
+    """The RNN's fast path writes its ``da`` over the time-major copy of dy; with one row or one
+    step that "copy" is the caller's own array, which must not change."""
+    cls, options = NETWORKS[name]
+    net = cls(4, H, seed=0, dtype=np.float64, **options)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((batch, steps, 4))
+    y, _, cache = net.forward(x)
+    dy = rng.standard_normal(y.shape)
+    kept = dy.copy()
+    dx_first = net.backward(dy, None, cache)[0]
+    np.testing.assert_array_equal(dy, kept)
+    np.testing.assert_array_equal(net.backward(dy, None, cache)[0], dx_first)

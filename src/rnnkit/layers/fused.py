@@ -53,14 +53,19 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     """x: (T*B, D) time-major, state: (B, H) arrays -> hs: (T + 1, B, H), final state, buffers."""
     P = cell.params
     T, B, H, dtype = steps, state[0].shape[0], cell.hidden_size, cell.dtype
-    xp = parallel.matmul(x, P["Wx"]).astype(dtype, copy=False)
-    xp += P["bx"]
-    xp = xp.reshape(T, B, -1)                     # each step's slice becomes its gate activations
+    kind, compiled = fused_kind(cell), kernels.compiled_loops()
     hs = np.empty((T + 1, B, H), dtype)
     hs[0] = state[0]
+    if kind == "rnn" and x.dtype == dtype and P["Wx"].dtype == dtype:
+        # the RNN's projection goes where its outputs will be: step t reads xp[t] and writes
+        # h_{t+1} element by element over it, so there is no separate (T, B, H) array
+        xp = parallel.matmul(x, P["Wx"], out=hs[1:].reshape(T * B, H))
+    else:
+        xp = parallel.matmul(x, P["Wx"]).astype(dtype, copy=False)
+    xp += P["bx"]
+    xp = xp.reshape(T, B, -1)                     # each step's slice becomes its gate activations
     Wh, bh = P["Wh"], P["bh"]
     a = np.empty((B, xp.shape[2]), dtype)         # h Wh, reused every step
-    kind, compiled = fused_kind(cell), kernels.compiled_loops()
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
         if compiled:
@@ -93,8 +98,11 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     return hs, (hs[T],), (xp, hp_n)
 
 
-def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -> tuple[ndarray, State, Grads]:
-    """dy: (T, B, H) time-major -> dx: (T*B, D), gradient of the initial state, grads."""
+def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache,
+             dy_is_scratch: bool = False) -> tuple[ndarray, State, Grads]:
+    """dy: (T, B, H) time-major -> dx: (T*B, D), gradient of the initial state, grads.
+    ``dy_is_scratch``: dy is a copy the caller no longer needs, so the RNN's ``da`` (the same
+    shape) may overwrite it, which saves one ``(T, B, H)`` array at the peak of a long sequence."""
     P = cell.params
     B, T = cache.shape
     H, dtype = cell.hidden_size, cell.dtype
@@ -103,7 +111,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
     kind, compiled = fused_kind(cell), kernels.compiled_loops()
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
-        da = np.empty((T, B, H), dtype)
+        da = dy if dy_is_scratch else np.empty((T, B, H), dtype)   # each element read before written
         if compiled:
             parallel.for_row_blocks(lambda lo, hi: compiled.rnn_backward(dy, hs, da, dh_rec, Wh, act, lo, hi), B)
         else:

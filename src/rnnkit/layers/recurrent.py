@@ -114,12 +114,14 @@ class Recurrent:
         dx: (B, T, D), gradient of the initial state, grads with the keys of ``params``."""
         cell, index = self.cell, cache.reverse_index
         B, T = cache.shape
+        given = dy
         if index is not None:
             dy = gather_time(dy, index)
         dy = dy.transpose(1, 0, 2)
         if isinstance(cache, fused.FusedCache):
             d = None if dstate is None else tuple(s[0] for s in dstate)
-            dx, d, grads = fused.backward(cell, np.ascontiguousarray(dy, cell.dtype), d, cache)
+            dy = np.ascontiguousarray(dy, cell.dtype)
+            dx, d, grads = fused.backward(cell, dy, d, cache, dy_is_scratch=not np.shares_memory(dy, given))
             dx = dx.reshape(T, B, -1).transpose(1, 0, 2)
             if index is not None:
                 dx = gather_time(dx, index)
