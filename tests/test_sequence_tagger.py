@@ -174,6 +174,26 @@ def test_bucket_batches_cover_every_sentence_once_and_group_lengths():
     assert all((a == b).all() for a, b in zip(batches, again))
 
 
+def test_batches_from_a_precomputed_char_table_equal_batches_encoded_on_the_fly():
+    from rnnkit.models.sequence_tagger_inputs import char_table, pad_batch
+    tagger, s, t = built(TINY, dtype=np.float32)
+    s = s[:6] + [["https://a-very-long-address.example/with/a/path/" + "x" * 40, "the"]]
+    t = t[:6] + [["NAME", "DET"]]
+    table = char_table(s[3:] + s, tagger.chars._index, 30)          # rows in another order, more forms
+    direct = tagger.make_batch(s, t)
+    cached = tagger.make_batch(s, t, char_table=table)
+    for name in ("words", "lengths", "mask", "tags"):
+        np.testing.assert_array_equal(getattr(cached, name), getattr(direct, name), err_msg=name)
+    for batch in (direct, cached):      # each token's characters, whatever the row order
+        assert len(batch.chars) == len({w for sentence in s for w in sentence})
+    chars = [b.chars[b.types[b.mask]] for b in (direct, cached)]
+    np.testing.assert_array_equal(chars[0][:, :chars[1].shape[1]], chars[1])
+    assert direct.chars.shape[1] == cached.chars.shape[1] == 30        # the URL keeps 15 + 15 characters
+    assert direct.tags[-1].tolist()[:2] == [tagger.tags.id_of("NAME"), tagger.tags.id_of("DET")]
+    bare = pad_batch(s, [np.zeros(len(x), np.int64) for x in s], None, None, 30)
+    assert bare.tags is None and bare.chars.shape == (0, 1) and not bare.types.any()
+
+
 def test_word_dropout_probabilities():
     from rnnkit.models.sequence_tagger_training import TaggerTask
     tagger, s, t = built(TINY, dtype=np.float32)

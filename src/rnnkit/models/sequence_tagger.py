@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
 
 import numpy as np
 from numpy import ndarray
 
 from .._types import Grads, Params, Seed, as_rng, prefixed
-from ..data.vocab import PAD, UNK, Vocabulary
+from ..data.vocab import Vocabulary
 from ..io import ModelFileError, save_model_file
-from ..layers.char_encoder import CharEncoder, birnn_backward, birnn_forward, encode_words
+from ..layers.char_encoder import CharEncoder, birnn_backward, birnn_forward
 from ..layers.dense import Dense
 from ..layers.dropout import Dropout
 from ..layers.embedding import Embedding, accumulate_rows
 from ..networks import GRU, LSTM, RNN
+from .sequence_tagger_inputs import CharTable, Sentences, TaggerBatch, char_table, check_sentences, pad_batch
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-Sentences = list[list[str]]
 
 
 @dataclass
@@ -61,42 +60,6 @@ class TaggerConfig:
             raise ValueError(f"{who}: dropout must lie in [0, 1), got {self.dropout}")
         if not self.word_dropout >= 0.0:
             raise ValueError(f"{who}: word_dropout must be >= 0, got {self.word_dropout}")
-
-
-class TaggerBatch(NamedTuple):
-    """A padded batch of B sentences of at most T tokens, with the U distinct word forms in it."""
-
-    words: ndarray             # (B, T) word ids, 0 (<PAD>) after each sentence's end
-    types: ndarray             # (B, T) index into the U forms, 0 at padding (masked out)
-    chars: ndarray             # (U, L) character ids of the distinct forms, 0 padding
-    char_lengths: ndarray      # (U,)
-    lengths: ndarray           # (B,)
-    mask: ndarray              # (B, T) bool, True at real tokens
-    tags: ndarray | None       # (B, T) tag ids (-1 for padding and tags unknown to the model)
-
-
-def check_sentences(who: str, sentences, tags=None) -> None:
-    """Lists of non-empty lists of non-empty str (and of tags of the same lengths)."""
-    if isinstance(sentences, str) or not hasattr(sentences, "__len__"):
-        raise TypeError(f"{who}: expected sentences as a list of token lists, got {type(sentences).__name__}")
-    if tags is not None and (isinstance(tags, str) or len(tags) != len(sentences)):
-        raise ValueError(f"{who}: expected one tag list per sentence ({len(sentences)}), got "
-                         f"{len(tags) if hasattr(tags, '__len__') else type(tags).__name__}")
-    for s, sentence in enumerate(sentences):
-        if isinstance(sentence, str) or not hasattr(sentence, "__len__"):
-            raise TypeError(f"{who}: sentence {s} must be a list of token strings, got {type(sentence).__name__}")
-        if len(sentence) == 0:
-            raise ValueError(f"{who}: sentence {s} is empty")
-        for k, token in enumerate(sentence):
-            if not isinstance(token, str) or not token:
-                raise ValueError(f"{who}: token {k} of sentence {s} must be a non-empty str, got {token!r}")
-        if tags is not None:
-            if isinstance(tags[s], str) or len(tags[s]) != len(sentence):
-                raise ValueError(f"{who}: sentence {s} has {len(sentence)} tokens but "
-                                 f"{len(tags[s]) if not isinstance(tags[s], str) else 'a str of'} tags")
-            for k, tag in enumerate(tags[s]):
-                if not isinstance(tag, str) or not tag:
-                    raise ValueError(f"{who}: tag {k} of sentence {s} must be a non-empty str, got {tag!r}")
 
 
 class SequenceTagger:
@@ -178,54 +141,26 @@ class SequenceTagger:
     def word_key(self, token: str) -> str:
         return token.lower() if self.config.lowercase else token
 
-    def make_batch(self, sentences: Sentences, tags: Sentences | None = None,
-                   char_table: tuple[dict, ndarray, ndarray] | None = None,
+    def make_batch(self, sentences: Sentences, tags: Sentences | None = None, char_table: CharTable | None = None,
                    word_ids: list[ndarray] | None = None, tag_ids: list[ndarray] | None = None) -> TaggerBatch:
         """Pad ``sentences`` into a :class:`TaggerBatch`. ``char_table`` (a form -> row dict and the
         rows' character ids and lengths, see :meth:`char_table`), ``word_ids`` and ``tag_ids`` (one
         array per sentence) may be precomputed by the caller."""
-        B, T = len(sentences), max(len(s) for s in sentences)
-        lengths = np.fromiter((len(s) for s in sentences), np.int64, B)
-        mask = np.arange(T)[None, :] < lengths[:, None]
-        words = np.zeros((B, T), np.int64)
-        for b, s in enumerate(sentences):
-            words[b, :len(s)] = word_ids[b] if word_ids is not None else \
-                self.words.encode([self.word_key(t) for t in s])
+        if word_ids is None:
+            word_ids = [self.words.encode([self.word_key(t) for t in s]) for s in sentences]
         if tag_ids is None and tags is not None:
             tag_ids = [self.tag_ids(t) for t in tags]
-        if tag_ids is not None:
-            padded = np.full((B, T), -1, np.int64)
-            for b, t in enumerate(tag_ids):
-                padded[b, :len(t)] = t
-            tag_ids = padded
-        types = np.zeros((B, T), np.int64)
-        if self.char_encoder is None:
-            return TaggerBatch(words, types, np.zeros((0, 1), np.int64), np.zeros(0, np.int64), lengths, mask,
-                               tag_ids)
-        if char_table is None:
-            forms = list(dict.fromkeys(t for s in sentences for t in s))
-            row = {f: i for i, f in enumerate(forms)}
-            chars, char_lengths = encode_words(forms, self.chars._index, self.config.max_word_length)
-            types[mask] = [row[t] for s in sentences for t in s]
-            return TaggerBatch(words, types, chars, char_lengths, lengths, mask, tag_ids)
-        row, table, table_lengths = char_table
-        global_types = np.zeros((B, T), np.int64)
-        global_types[mask] = [row[t] for s in sentences for t in s]
-        unique, inverse = np.unique(global_types[mask], return_inverse=True)
-        types[mask] = inverse
-        char_lengths = table_lengths[unique]
-        return TaggerBatch(words, types, table[unique, :char_lengths.max()], char_lengths, lengths, mask, tag_ids)
+        char_index = self.chars._index if self.char_encoder is not None else None
+        return pad_batch(sentences, word_ids, tag_ids, char_index, self.config.max_word_length, char_table)
 
     def tag_ids(self, tags: list[str]) -> ndarray:
         """Ids of ``tags``; -1 for a tag the tagger does not know (it can never predict it)."""
         index = self.tags._index
         return np.fromiter((index.get(t, -1) for t in tags), np.int64, len(tags))
 
-    def char_table(self, sentences: Sentences) -> tuple[dict, ndarray, ndarray]:
+    def char_table(self, sentences: Sentences) -> CharTable:
         """Every distinct form of ``sentences`` encoded once: (form -> row, ids (N, L), lengths (N,))."""
-        forms = list(dict.fromkeys(t for s in sentences for t in s))
-        chars, lengths = encode_words(forms, self.chars._index, self.config.max_word_length)
-        return {f: i for i, f in enumerate(forms)}, chars, lengths
+        return char_table(sentences, self.chars._index, self.config.max_word_length)
 
     # -- the network -------------------------------------------------------------------------
     def forward(self, batch: TaggerBatch, training: bool = True, rng: np.random.Generator | None = None):

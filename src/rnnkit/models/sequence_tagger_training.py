@@ -15,7 +15,8 @@ from ..data.vocab import PAD, UNK, Vocabulary
 from ..losses import softmax_cross_entropy
 from ..metrics.tagging import entity_scores, is_bio
 from ..train import TrainConfig, Trainer
-from .sequence_tagger import SequenceTagger, Sentences, check_sentences
+from .sequence_tagger import SequenceTagger
+from .sequence_tagger_inputs import Sentences, check_sentences
 
 POOL = 50
 """Batches per sorting pool: sentences are shuffled, sorted by length within pools of this many
