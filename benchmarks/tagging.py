@@ -66,6 +66,7 @@ jobs kept the machine's load average at 7-12, so they were compared by epoch, no
 The last row became the defaults. The gain is mostly on words unseen in training (9% of test
 tokens), which the first defaults tagged at 75% because they leaned on memorised word vectors."""
 
+TARGET = {"accuracy": 0.955, "cpu_minutes": 20}   # issue 6: EWT UPOS test accuracy in under 20 minutes
 PYTORCH_REFERENCE = {"test": 0.9509, "dev": 0.9518, "minutes": 14, "seconds_per_epoch": 19}
 
 
@@ -123,13 +124,13 @@ def run_ewt(name: str, args) -> dict:
     test_s, test_t = read_conllu(EWT / "en_ewt-ud-test.conllu")
     if name == "ewt-default":
         tagger = rnnkit.SequenceTagger()
-        row = timed_fit(tagger, train_s, train_t)
+        row = timed_fit(tagger, train_s, train_t, seed=args.seed)
         setting = "SequenceTagger().fit(train) - nothing set (10% of train held out)"
     else:
         tuned = TUNED[name]
         tagger = rnnkit.SequenceTagger(**tuned["config"])
         row = timed_fit(tagger, train_s, train_t, dev_s, dev_t, max_minutes=args.max_minutes, clock="cpu",
-                        **tuned["fit"])
+                        seed=args.seed, **tuned["fit"])
         changes = ", ".join(f"{k}={v}" for k, v in {**tuned["config"], **tuned["fit"]}.items())
         setting = f"defaults with {changes}; official dev; {args.max_minutes:g} CPU-minute budget"
     row.update(setting=setting, config=vars(tagger.config), dev=score(tagger, dev_s, dev_t),
@@ -140,7 +141,7 @@ def run_ewt(name: str, args) -> dict:
         right, total = by_genre.setdefault(g, [0, 0])
         by_genre[g] = [right + sum(a == b for a, b in zip(gold, guess)), total + len(gold)]
     row["test_by_genre"] = {g: {"accuracy": round(r / n, 5), "tokens": n} for g, (r, n) in sorted(by_genre.items())}
-    tagger.save(args.models / f"{name}.safetensors")
+    tagger.save(args.models / f"{run_key(name, args.seed)}.safetensors")
     return row
 
 
@@ -149,7 +150,7 @@ def run_wnut(args) -> dict:
     dev_s, dev_t = read_conll(WNUT / "emerging.dev.conll")
     test_s, test_t = read_conll(WNUT / "emerging.test.annotated")
     tagger = rnnkit.SequenceTagger()
-    row = timed_fit(tagger, train_s, train_t, dev_s, dev_t)
+    row = timed_fit(tagger, train_s, train_t, dev_s, dev_t, seed=args.seed)
     row.update(setting="defaults, official dev for early stopping", config=vars(tagger.config),
                dev=score(tagger, dev_s, dev_t), test=score(tagger, test_s, test_t))
     return row
@@ -159,11 +160,39 @@ def run_wikigold(args) -> dict:
     s, t = read_conll(WIKIGOLD)
     a, b = int(0.7 * len(s)), int(0.8 * len(s))
     tagger = rnnkit.SequenceTagger()
-    row = timed_fit(tagger, s[:a], t[:a], s[a:b], t[a:b])
+    row = timed_fit(tagger, s[:a], t[:a], s[a:b], t[a:b], seed=args.seed)
     row.update(setting=f"defaults; contiguous split of {len(s)} sentences: train [0, {a}), dev [{a}, {b}), "
                        f"test [{b}, {len(s)})", config=vars(tagger.config),
                dev=score(tagger, s[a:b], t[a:b]), test=score(tagger, s[b:], t[b:]))
     return row
+
+
+def run_key(name: str, seed: int) -> str:
+    """The row of ``name`` run with ``seed`` in tagging.json: the bare name for seed 0."""
+    return name if seed == 0 else f"{name}-seed{seed}"
+
+
+def base_name(key: str) -> str:
+    """The run name of a tagging.json key (``ewt-default-seed2`` and ``ewt-default (earlier run 1)``
+    are ``ewt-default``)."""
+    return re.sub(r"-seed\d+$", "", key.split(" (")[0])
+
+
+def seed_summary(results: dict) -> list[str]:
+    """One line per EWT run name: test accuracy of every seed run, and how many meet the target."""
+    lines = []
+    names = dict.fromkeys(base_name(k) for k in results if k.startswith("ewt"))
+    for name in names:
+        rows = [(k, r) for k, r in results.items() if base_name(k) == name]
+        scores = ", ".join(f"{100 * r['test']['accuracy']:.2f} (seed {r.get('seed', 0)}"
+                           f"{', earlier run' if '(earlier' in k else ''}, {r['cpu_minutes']} CPU min)" for k, r in rows)
+        met = sum(r["test"]["accuracy"] >= TARGET["accuracy"] and r["cpu_minutes"] <= TARGET["cpu_minutes"]
+                  for _, r in rows)
+        accuracy = [r["test"]["accuracy"] for _, r in rows]
+        lines.append(f"- {name}: test accuracy {scores}; mean {100 * sum(accuracy) / len(accuracy):.2f}, min "
+                     f"{100 * min(accuracy):.2f}; {met} of {len(rows)} runs reach {100 * TARGET['accuracy']:g}% "
+                     f"within {TARGET['cpu_minutes']} CPU minutes.")
+    return lines
 
 
 def write_table(results: dict) -> str:
@@ -181,19 +210,23 @@ def write_table(results: dict) -> str:
     lines += ["", "CPU and wall minutes cover the whole fit (vocabularies, training, one dev evaluation per "
                   "epoch); a CPU-minute budget counts the training steps only. Epochs are training steps over "
                   "steps per epoch (small sets evaluate every 300 steps, not every epoch)."]
-    tuned = {k: r for k, r in results.items() if k.startswith("ewt-tuned")}
+    lines += [""] + seed_summary(results)
+    tuned = {k: r for k, r in results.items() if k.startswith("ewt-tuned") and not r.get("seed")}
     if tuned:
         best = max(tuned, key=lambda k: tuned[k]["dev"]["accuracy"])
-        lines += ["", f"Tuned result (the better dev accuracy of the tuned runs): **{best}**, UPOS test accuracy "
-                      f"**{100 * tuned[best]['test']['accuracy']:.2f}**."]
-    if "ewt-tuned" in results:
-        r = results["ewt-tuned"]
-        lines += ["", f"Time per epoch: {r['cpu_seconds_per_epoch']} CPU seconds for the default 1-layer model "
-                      f"(training plus the dev evaluation, single-threaded BLAS), against about "
+        lines += ["", f"Tuned result (the better seed-0 dev accuracy of the tuned runs): **{best}**, UPOS test "
+                      f"accuracy **{100 * tuned[best]['test']['accuracy']:.2f}**."]
+    default = [r for k, r in results.items() if base_name(k) == "ewt-default"]
+    if default:
+        per_epoch = [r["cpu_seconds_per_epoch"] for r in default]
+        stretch = [r["wall_minutes"] / r["cpu_minutes"] for r in default]
+        lines += ["", f"Time per epoch of the default model: {min(per_epoch)}-{max(per_epoch)} CPU seconds over "
+                      f"{len(default)} runs (training plus the dev evaluation, single-threaded BLAS), against about "
                       f"{PYTORCH_REFERENCE['seconds_per_epoch']} s for the PyTorch reference: "
-                      f"{r['cpu_seconds_per_epoch'] / PYTORCH_REFERENCE['seconds_per_epoch']:.1f}x slower. On a quiet "
-                      f"machine wall time equals CPU time here; during these runs other jobs (see the load notes) "
-                      f"stretched the wall time {r['wall_minutes'] / r['cpu_minutes']:.0f}x."]
+                      f"{min(per_epoch) / PYTORCH_REFERENCE['seconds_per_epoch']:.1f}-"
+                      f"{max(per_epoch) / PYTORCH_REFERENCE['seconds_per_epoch']:.1f}x slower. On a quiet machine wall "
+                      f"time equals CPU time here; during these runs other jobs (see the load notes) stretched the "
+                      f"wall time {min(stretch):.1f}-{max(stretch):.1f}x."]
     lines += ["", f"PyTorch reference (issue 6, measured on this machine): BiLSTM + char BiLSTM, "
                   f"{PYTORCH_REFERENCE['test'] * 100:.2f} test / {PYTORCH_REFERENCE['dev'] * 100:.2f} dev after "
                   f"{PYTORCH_REFERENCE['minutes']} min, about {PYTORCH_REFERENCE['seconds_per_epoch']} s per epoch.", ""]
@@ -217,6 +250,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", nargs="+", default=names, choices=names, help="which runs (default: all)")
     p.add_argument("--max-minutes", type=float, default=20.0,
                    help="training budget of the tuned runs in CPU minutes (default: 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fit (split, initialisation, batches; default 0)")
     p.add_argument("--results", type=Path, default=RESULTS, help="directory for tagging.json and tagging.md")
     p.add_argument("--models", type=Path, default=Path("/tmp"), help="where the EWT models are saved (default: /tmp)")
     p.add_argument("--table-only", action="store_true", help="rewrite tagging.md from tagging.json, run nothing")
@@ -237,7 +271,11 @@ def main(argv=None) -> int:
         with open(args.results / ".tagging.lock", "w") as lock:   # runs in parallel processes share the file
             fcntl.flock(lock, fcntl.LOCK_EX)
             results = json.loads(path.read_text()) if path.exists() else {}
-            results[name] = row
+            key = run_key(name, args.seed)
+            if key in results:   # a repeated run keeps the earlier row beside it
+                earlier = sum(k.startswith(key + " (earlier run") for k in results) + 1
+                results[f"{key} (earlier run {earlier})"] = results.pop(key)
+            results[key] = {"seed": args.seed, **row}
             path.write_text(json.dumps(results, indent=1) + "\n")
             (args.results / "tagging.md").write_text(write_table(results))
         print(json.dumps({k: v for k, v in row.items() if k not in ("history",)}, indent=1), flush=True)
