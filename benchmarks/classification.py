@@ -126,15 +126,15 @@ def run(name: str, config: str, seed: int, data) -> dict:
             "n_train": len(Xtr), "n_test": len(Xte)}
 
 
-def tune(name: str, data) -> list[dict]:
-    """Mean validation accuracy of each GRID entry over two stratified 70/30 splits of TRAIN."""
+def tune(name: str, data, grid: list[dict] = GRID, folds: int = 2) -> list[dict]:
+    """Mean validation accuracy of each grid entry over ``folds`` stratified 70/30 splits of TRAIN."""
     Xtr, ytr, _, _ = data
     y = np.array(ytr)
     rows = []
-    for params in GRID:
+    for params in grid:
         p = resolve(params, Xtr)
         accs, t0 = [], time.perf_counter()
-        for fold in range(2):
+        for fold in range(folds):
             a, b = stratified_split(y, 0.3, np.random.default_rng(100 + fold))
             clf = SequenceClassifier(**{**p, "n_models": 1}, seed=fold).fit([Xtr[i] for i in a], y[a].tolist())
             accs.append(clf.score([Xtr[i] for i in b], y[b].tolist()))
@@ -173,7 +173,7 @@ def write(rows: list[dict], tuning: list[dict]) -> None:
     for name, params in TUNED.items():
         lines.append(f"- {name}: `{json.dumps(params)}`")
     if tuning:
-        lines += ["", "## Tuning (validation accuracy on TRAIN only; 2 stratified 70/30 splits, 1 network)", "",
+        lines += ["", "## Tuning (validation accuracy on TRAIN only; stratified 70/30 splits, 1 network)", "",
                   "| data set | settings | validation accuracy | folds | s |", "|---|---|---|---|---|"]
         for t in tuning:
             lines.append(f"| {t['dataset']} | `{json.dumps(t['params'])}` | {t['val_accuracy']:.3f} | "
@@ -207,6 +207,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
     parser.add_argument("--configs", nargs="+", default=["default", "tuned"], help="default and/or tuned")
     parser.add_argument("--tune", nargs="+", default=None, help="run the tuning grid on these data sets instead")
+    parser.add_argument("--grid", nargs="+", default=None, help="JSON settings to validate (default: GRID)")
+    parser.add_argument("--folds", type=int, default=2, help="--tune: TRAIN splits per setting (default: 2)")
     parser.add_argument("--report", action="store_true", help="only rewrite the .md from the .json")
     args = parser.parse_args()
     if args.report:
@@ -214,7 +216,7 @@ def main() -> None:
         return
     if args.tune:
         for name in args.tune:
-            tune(name, load(name))
+            tune(name, load(name), [json.loads(g) for g in args.grid] if args.grid else GRID, args.folds)
         return
     for name in args.datasets:
         data = load(name)

@@ -314,3 +314,53 @@ def test_trainer_min_delta_stops_on_creeping_validation_loss():
     assert len(run(0.0)) == 8          # every tiny step resets the patience
     with pytest.raises(ValueError, match="min_delta must be >= 0"):
         TrainConfig(min_delta=-1.0)
+
+
+def test_augmenter_crops_scales_and_jitters_before_framing():
+    from rnnkit.models.sequence_classifier_augment import Augmenter, parse_augment
+    a = np.arange(40, dtype=float).reshape(20, 2)                # T = 20, D = 2
+    crop = Augmenter([a, a[:10]], ("crop",), frame=2, stride=2)
+    for seed in range(20):
+        x, lengths = crop(np.array([0, 1]), np.random.default_rng(seed))
+        assert x.shape[2] == 4 and 9 <= lengths[0] * 2 <= 20 and 5 <= lengths[1] * 2 <= 10
+        window = x[0, :lengths[0]].reshape(-1, 2)                # frames back to steps
+        start = int(window[0, 0]) // 2
+        kept = window[:len(window) - (window[-1] == 0).all()]     # the last frame may be zero-padded
+        np.testing.assert_array_equal(kept, a[start:start + len(kept)])   # one contiguous window of a
+    long = Augmenter([np.arange(200.0).reshape(100, 2)], ("crop",), frame=2, stride=2)
+    starts = {long(np.array([0]), np.random.default_rng(s))[0][0, 0, 0] / 2 for s in range(20)}
+    assert len(starts) > 3 and any(s % 2 for s in starts)        # the window moves by single steps
+    scaled = Augmenter([a + 1], ("scale",), 1, 1).one(a + 1, np.random.default_rng(0))
+    ratio = scaled / (a + 1)
+    assert np.allclose(ratio, ratio[0]) and not np.allclose(ratio[0], 1)   # one factor per channel
+    jittered = Augmenter([a], ("jitter",), 1, 1).one(a, np.random.default_rng(0))
+    assert jittered.shape == a.shape and 0.02 < np.std(jittered - a) < 0.1
+    x1, _ = Augmenter([a], ("crop", "scale", "jitter"), 2, 2)(np.array([0]), np.random.default_rng(3))
+    x2, _ = Augmenter([a], ("crop", "scale", "jitter"), 2, 2)(np.array([0]), np.random.default_rng(3))
+    np.testing.assert_array_equal(x1, x2)                        # a pure function of the rng
+    assert parse_augment(None) == () and parse_augment("jitter+crop") == ("jitter", "crop")
+    for bad in ("warp", "crop+crop", 3):
+        with pytest.raises(ValueError, match="augment must be None"):
+            parse_augment(bad)
+
+
+def test_augmented_training_changes_the_model_and_still_learns():
+    X, y = generated(80)
+    Xt, yt = generated(60, seed=1)
+    plain = fast(seed=0, max_epochs=10).fit(X, y)
+    augmented = fast(seed=0, max_epochs=10, augment="crop+scale+jitter").fit(X, y)
+    assert not np.allclose(plain.predict_proba(Xt), augmented.predict_proba(Xt))
+    assert fast(seed=0, augment="crop+scale+jitter").fit(X, y).score(Xt, yt) >= 0.9
+    tokens = fast(max_epochs=1, augment="crop").fit(["good one", "bad one"], [1, 0])   # no-op for tokens
+    assert tokens.predict(["good one"]).shape == (1,)
+
+
+def test_position_channel_gives_each_step_its_relative_place():
+    X = [np.random.default_rng(i).normal(size=(T, 2)) for i, T in enumerate([9, 5, 1, 7])]
+    clf = fast(max_epochs=1, position=True, frame=1).fit(X, [0, 1, 0, 1])
+    assert clf.networks_[0].rnn.input_size == 3                 # 2 channels + position
+    where = clf._scaled(X[1])[:, 2]
+    np.testing.assert_allclose(where, np.sqrt(3) * np.array([-1, -0.5, 0, 0.5, 1]))
+    np.testing.assert_allclose(clf._scaled(X[0])[:, :2], (X[0] - clf.mean_) / clf.std_)   # channels untouched
+    assert clf._scaled(X[2])[0, 2] == 0                          # a single step sits in the middle
+    assert fast(max_epochs=1, position=True, frame=2).fit(X, [0, 1, 0, 1]).networks_[0].rnn.input_size == 6

@@ -47,6 +47,9 @@ def add_classifier_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame", default="auto", help="steps per input frame, or auto (default: auto)")
     p.add_argument("--normalize", choices=["channel", "series", "none"], default="channel",
                    help="z-score each channel over the training data, each series alone, or not (default: channel)")
+    p.add_argument("--augment", default=None,
+                   help="training-time variants of feature series: crop, scale, jitter or a '+' mix (default: none)")
+    p.add_argument("--position", action="store_true", help="add each step's relative position as an input channel")
     p.add_argument("--class-weight", choices=["none", "balanced"], default="none", help="weight rare classes up (default: none)")
     p.add_argument("--n-models", type=int, default=3, help="networks in the ensemble (default: 3)")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default: 3e-3)")
@@ -207,7 +210,7 @@ def cmd_train_classifier(args) -> int:
         args.data, args.out, test=args.test, data_format=args.format, data_options=options,
         cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
         bidirectional=not args.unidirectional, pooling=args.pooling, dropout=args.dropout, frame=frame,
-        normalize=None if args.normalize == "none" else args.normalize,
+        normalize=None if args.normalize == "none" else args.normalize, augment=args.augment, position=args.position,
         class_weight=None if args.class_weight == "none" else args.class_weight, n_models=args.n_models,
         lr=args.lr, batch_size=args.batch_size, max_epochs=args.max_epochs, patience=args.patience,
         val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed, verbose=not args.no_progress)

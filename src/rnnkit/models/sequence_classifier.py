@@ -11,6 +11,7 @@ from .._types import Params, prefixed, unprefixed
 from ..data.vocab import PAD, UNK, Vocabulary
 from ..io import ModelFileError, save_model_file
 from ..metrics.classification import accuracy, confusion_matrix, macro_f1
+from .sequence_classifier_augment import Augmenter, pad, parse_augment
 from .sequence_classifier_inputs import as_sequences, frames
 from .sequence_classifier_training import ClassifierNetwork, train_network
 
@@ -28,10 +29,15 @@ class SequenceClassifier:
 
     Feature input is scaled (``normalize``: ``"channel"`` z-scores each channel with the training
     mean and deviation, stored with the model; ``"series"`` z-scores each sequence on its own;
-    None leaves it), optionally widened by each channel's first difference (``derivatives``), and
-    then cut into frames of ``frame`` consecutive steps every ``frame_stride``
-    steps, each frame one input vector of ``frame * D`` values, so a long series becomes a short
-    sequence (``"auto"``: about 32 frames for the median training length).
+    None leaves it), optionally widened by each channel's first difference (``derivatives``) and by
+    a channel of each step's relative position in its series (``position``, for series aligned in
+    time, where *when* something happens matters), and then cut into frames of ``frame``
+    consecutive steps every ``frame_stride`` steps, each frame one input vector of ``frame * D``
+    values, so a long series becomes a short sequence (``"auto"``: about 32 frames for the median
+    training length). ``augment`` (``"crop"``, ``"scale"``, ``"jitter"`` or a ``+`` mix, see
+    :mod:`.sequence_classifier_augment`) trains on a fresh random variant of each series every
+    time it is drawn; ``average`` > 0 evaluates and keeps an exponential moving average of the
+    weights with that decay per step.
 
     Each network trains with Adam on its own stratified ``val_fraction`` split of the training
     data and keeps the parameters with the lowest validation loss (early stopping after
@@ -45,18 +51,19 @@ class SequenceClassifier:
                  bidirectional: bool = True, pooling: str = "mean+max", dropout: float = 0.2,
                  embedding_dim: int = 64, min_count: int = 1, lowercase: bool = True,
                  normalize: str | None = "channel", derivatives: bool = False, frame: int | str = "auto",
-                 frame_stride: int | None = None,
+                 frame_stride: int | None = None, augment: str | None = None, position: bool | str = False,
                  class_weight: str | dict | None = None, n_models: int = 3, lr: float = 3e-3,
                  weight_decay: float = 0.0, batch_size: int | str = "auto", max_epochs: int = 300, patience: int = 20,
-                 lr_decay: float = 1.0, val_fraction: float = 0.2, max_minutes: float | None = None,
-                 seed: int = 0, verbose: bool = False):
+                 lr_decay: float = 1.0, average: float = 0.0, val_fraction: float = 0.2,
+                 max_minutes: float | None = None, seed: int = 0, verbose: bool = False):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.pooling, self.dropout = bidirectional, pooling, dropout
         self.embedding_dim, self.min_count, self.lowercase = embedding_dim, min_count, lowercase
         self.normalize, self.derivatives, self.frame, self.frame_stride = normalize, derivatives, frame, frame_stride
+        self.augment, self.position = augment, position
         self.class_weight, self.n_models, self.lr, self.weight_decay = class_weight, n_models, lr, weight_decay
         self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
-        self.lr_decay, self.val_fraction, self.max_minutes = lr_decay, val_fraction, max_minutes
+        self.lr_decay, self.average, self.val_fraction, self.max_minutes = lr_decay, average, val_fraction, max_minutes
         self.seed, self.verbose = seed, verbose
         self.data_format = None     # set by the file loaders' callers (CLI): how evaluate_file reads data
         self.data_options: dict = {}
@@ -85,13 +92,16 @@ class SequenceClassifier:
         D = seqs[0].shape[1]
         if D != self.n_channels_:
             raise ValueError(f"{who}: expected sequences with {self.n_channels_} channel(s), got {D}")
-        f, s = self.frame_, self.frame_stride_
-        framed = [frames(self._scale(self._with_derivatives(a)), f, s) for a in seqs]
-        lengths = np.array([len(a) for a in framed])
-        out = np.zeros((len(framed), lengths.max(), framed[0].shape[1]), dtype=np.float32)
-        for i, a in enumerate(framed):
-            out[i, :len(a)] = a
-        return out, lengths
+        return pad([frames(self._scaled(a), self.frame_, self.frame_stride_) for a in seqs])
+
+    def _scaled(self, a: ndarray) -> ndarray:
+        """(T, D) raw -> (T, D') as the network's frames are cut from it."""
+        a = self._scale(self._with_derivatives(a))
+        if not self.position_:
+            return a
+        T = len(a)   # relative position, uniform over [-sqrt 3, sqrt 3]: zero mean, unit variance
+        where = np.sqrt(3) * (2 * np.arange(T) / (T - 1) - 1) if T > 1 else np.zeros(T)
+        return np.concatenate([a, where[:, None]], axis=1)
 
     def _with_derivatives(self, a: ndarray) -> ndarray:
         """(T, D) -> (T, 2 D) with each channel's first difference appended (0 at t = 0)."""
@@ -118,6 +128,9 @@ class SequenceClassifier:
         if self.batch_size != "auto" and (isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int)
                                           or self.batch_size < 1):
             raise ValueError(f"{who}: batch_size must be 'auto' or a positive int, got {self.batch_size!r}")
+        parse_augment(self.augment)
+        if self.position not in (True, False, "auto"):
+            raise ValueError(f"{who}: position must be True, False or 'auto', got {self.position!r}")
         for name in ("hidden_size", "num_layers", "n_models", "max_epochs", "patience",
                      "embedding_dim", "min_count"):
             value = getattr(self, name)
@@ -168,10 +181,14 @@ class SequenceClassifier:
             median = int(np.median([len(a) for a in seqs]))
             self.frame_ = max(1, round(median / TARGET_STEPS)) if self.frame == "auto" else self.frame
             self.frame_stride_ = self.frame_stride or self.frame_
+            # "auto": series that all have one length were cut alike, so a step's place in its series means something
+            self.position_ = bool(self.position if self.position != "auto" else len({len(a) for a in seqs}) == 1)
         x, lens = self._encode(kind, seqs, who)
         weights = self._class_weights(target)
+        kinds = parse_augment(self.augment) if kind == "features" else ()
+        augment = Augmenter([self._scaled(a) for a in seqs], kinds, self.frame_, self.frame_stride_) if kinds else None
         options = dict(lr=self.lr, weight_decay=self.weight_decay, patience=self.patience, lr_decay=self.lr_decay,
-                       max_epochs=self.max_epochs, progress=self.verbose)
+                       average=self.average, max_epochs=self.max_epochs, progress=self.verbose)
         self.networks_, self.history_ = [], []
         for m in range(self.n_models):
             seed = int(np.random.SeedSequence([self.seed, m]).generate_state(1)[0])
@@ -181,7 +198,7 @@ class SequenceClassifier:
             t0 = time.perf_counter()
             history = train_network(net, x, lens, target, val_fraction=self.val_fraction,
                                     batch_size=self._batch_size(len(target)), class_weight=weights, seed=seed,
-                                    train_options=options, log=log)
+                                    train_options=options, log=log, augment=augment)
             offset = self.history_[-1]["minutes"] if self.history_ else 0.0  # one time axis for the ensemble
             self.history_.extend({"model": m, **row, "minutes": row["minutes"] + offset} for row in history)
             log(f"network {m + 1}/{self.n_models}: {len(history)} evaluations in {time.perf_counter() - t0:.1f} s")
@@ -195,7 +212,7 @@ class SequenceClassifier:
 
     def _network(self, seed: int, dtype=np.float32) -> ClassifierNetwork:
         tokens = self.input_kind_ == "tokens"
-        width = 0 if tokens else self.frame_ * self.n_channels_ * (2 if self.derivatives else 1)
+        width = 0 if tokens else self.frame_ * (self.n_channels_ * (2 if self.derivatives else 1) + self.position_)
         return ClassifierNetwork(width, len(self.classes_),
                                  vocab_size=len(self.vocab_) if tokens else None, embedding_dim=self.embedding_dim,
                                  cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
@@ -268,7 +285,8 @@ class SequenceClassifier:
         if self.input_kind_ == "tokens":
             fitted["vocab"] = self.vocab_.to_dict()
         else:
-            fitted.update(n_channels=self.n_channels_, frame=self.frame_, frame_stride=self.frame_stride_)
+            fitted.update(n_channels=self.n_channels_, frame=self.frame_, frame_stride=self.frame_stride_,
+                          position=self.position_)
             arrays["scaler.mean"], arrays["scaler.std"] = self.mean_, self.std_
         metadata = {"kind": self.kind, "params": self.get_params(), "fitted": fitted,
                     "data_format": self.data_format, "data_options": self.data_options}
@@ -286,6 +304,7 @@ class SequenceClassifier:
             else:
                 model.n_channels_, model.frame_ = int(fitted["n_channels"]), int(fitted["frame"])
                 model.frame_stride_ = int(fitted["frame_stride"])
+                model.position_ = bool(fitted.get("position", False))   # files from before the option
                 model.mean_, model.std_ = arrays["scaler.mean"], arrays["scaler.std"]
             model.networks_ = []
             for m in range(int(fitted["n_networks"])):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -118,11 +119,13 @@ def stratified_split(y: ndarray, val_fraction: float, rng: np.random.Generator) 
 class ClassificationTask:
     """Mini-batches of padded sequences, reshuffled each epoch with a Generator seeded from
     ``(seed, epoch)`` (so batch k is a pure function of k); class-weighted cross-entropy; the
-    validation loss (and accuracy) on a held-out part for early stopping."""
+    validation loss (and accuracy) on a held-out part for early stopping. ``augment(idx, rng) ->
+    (x, lengths)``, if given, makes the training batches (a fresh random variant of each case)."""
 
     def __init__(self, net: ClassifierNetwork, x: ndarray, lengths: ndarray, y: ndarray, train_idx: ndarray,
-                 val_idx: ndarray, batch_size: int, class_weight: ndarray | None, seed: int):
-        self.net, self.x, self.lengths, self.y = net, x, lengths, y
+                 val_idx: ndarray, batch_size: int, class_weight: ndarray | None, seed: int,
+                 augment: Callable | None = None):
+        self.net, self.x, self.lengths, self.y, self.augment = net, x, lengths, y, augment
         self.train_idx, self.val_idx = train_idx, val_idx
         self.batch_size = min(batch_size, len(train_idx))
         self.class_weight, self.seed = class_weight, seed
@@ -135,7 +138,11 @@ class ClassificationTask:
     def train_step(self, step: int, rng: np.random.Generator) -> tuple[float, Grads, int]:
         epoch, k = divmod(step, self.steps_per_epoch)
         order = np.random.default_rng([self.seed, epoch]).permutation(self.train_idx)
-        x, lengths, y = self.batch(order[k * self.batch_size:(k + 1) * self.batch_size])
+        idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+        if self.augment is None:
+            x, lengths, y = self.batch(idx)
+        else:
+            (x, lengths), y = self.augment(idx, rng), self.y[idx]
         logits, cache = self.net.forward(x, lengths, training=True, rng=rng)
         loss, dlogits = softmax_cross_entropy(logits, y, class_weight=self.class_weight)
         _, grads = self.net.backward(dlogits, cache)
@@ -156,7 +163,7 @@ class ClassificationTask:
 
 def train_network(net: ClassifierNetwork, x: ndarray, lengths: ndarray, y: ndarray, *, val_fraction: float,
                   batch_size: int, class_weight: ndarray | None, seed: int, train_options: dict,
-                  log=print) -> list[dict]:
+                  log=print, augment: Callable | None = None) -> list[dict]:
     """Train ``net`` in place on a stratified split of ``(x, lengths, y)``; early stopping on the
     validation loss and the best parameters restored (the shared :class:`Trainer`). With too few
     cases for a split (no class with two cases), it trains on everything for the step budget."""
@@ -165,7 +172,7 @@ def train_network(net: ClassifierNetwork, x: ndarray, lengths: ndarray, y: ndarr
     if len(val_idx) == 0:
         val_idx = train_idx
         log("note: too few cases for a validation split; selecting on the training loss")
-    task = ClassificationTask(net, x, lengths, y, train_idx, val_idx, batch_size, class_weight, seed)
+    task = ClassificationTask(net, x, lengths, y, train_idx, val_idx, batch_size, class_weight, seed, augment)
     options = dict(train_options)
     options.setdefault("eval_every", task.steps_per_epoch)
     # a validation loss creeping down by less than this is not progress: without it a model that
