@@ -230,3 +230,29 @@ def test_backward_leaves_the_callers_gradient_alone(name, batch, steps):
     dx_first = net.backward(dy, None, cache)[0]
     np.testing.assert_array_equal(dy, kept)
     np.testing.assert_array_equal(net.backward(dy, None, cache)[0], dx_first)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_softmax_cross_entropy_same_with_either_backend(dtype):
+    from rnnkit.losses import softmax_cross_entropy
+    compiled_or_skip()
+    rng = np.random.default_rng(0)
+    logits = (rng.standard_normal((4, 6, 7)) * 3).astype(dtype)
+    logits[0, 0] += 80                                       # large logits: the row shift keeps exp finite
+    target, mask = rng.integers(0, 7, (4, 6)), rng.random((4, 6)) > 0.3
+    weight = rng.random(7) + 0.5
+    results = {}
+    for backend in ("numba", "numpy"):
+        previous = kernels.set_backend(backend)
+        try:
+            results[backend] = [softmax_cross_entropy(logits, target, mask, reduction, weight)
+                                for reduction in ("mean", "sum")]
+        finally:
+            kernels.set_backend(previous)
+    for (loss_a, dx_a), (loss_b, dx_b) in zip(results["numba"], results["numpy"]):
+        assert dx_a.dtype == dtype and np.isfinite(loss_a)
+        assert loss_a == pytest.approx(loss_b, rel=10 * TOLERANCE[dtype])
+        np.testing.assert_allclose(dx_a, dx_b, rtol=0, atol=10 * TOLERANCE[dtype])
+    # the gradient of each unmasked row sums to zero (softmax minus one-hot, times its weight)
+    np.testing.assert_allclose(results["numba"][1][1].sum(-1), 0, atol=10 * TOLERANCE[dtype])
+    assert not results["numba"][1][1][~mask].any()

@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 from numpy import ndarray
 
-from .functional import log_sigmoid, log_softmax, sigmoid
+from . import kernels
+from .functional import log_sigmoid, sigmoid
 
 REDUCTIONS = ("mean", "sum")
 
@@ -126,7 +127,7 @@ def softmax_cross_entropy(logits: ndarray, target: ndarray, mask: ndarray | None
                           class_weight: ndarray | None = None) -> tuple[float, ndarray]:
     """Softmax plus categorical cross-entropy over integer classes, masked.
 
-    Stable for any finite logits (it works from ``functional.log_softmax``).
+    Stable for any finite logits (each row is shifted by its maximum before ``exp``).
 
     Args:
         logits: (B, T, V) or (B, V) float logits over V classes.
@@ -168,20 +169,16 @@ def softmax_cross_entropy(logits: ndarray, target: ndarray, mask: ndarray | None
         class_weight = class_weight.astype(x.dtype)
     if m is not None:
         x, y = np.where(m[..., None], x, 0), np.where(m, y, 0)
-    y = y.astype(np.intp, copy=False)[..., None]
-    logp = log_softmax(x)
     w = np.ones(y.shape, dtype=x.dtype) if class_weight is None else class_weight[y]
     if m is not None:
-        w = w * m[..., None]
-    # dl/dx = w (softmax(x) - onehot(y))
-    dx = np.exp(logp)
-    np.put_along_axis(dx, y, np.take_along_axis(dx, y, axis=-1) - 1, axis=-1)
-    dx *= w
-    loss = -float(np.sum(w * np.take_along_axis(logp, y, axis=-1), dtype=np.float64))
-    if reduction == "mean":
-        scale = _inverse(float(np.sum(w, dtype=np.float64)))
-        loss *= scale
-        dx *= x.dtype.type(scale)
+        w = w * m
+    scale = 1.0 if reduction == "sum" else _inverse(float(np.sum(w, dtype=np.float64)))
+    # one pass per row (a compiled kernel when Numba is there): dl/dx = w (softmax(x) - onehot(y))
+    rows = np.ascontiguousarray(x.reshape(-1, V))
+    dx = np.empty_like(rows)
+    kernel = kernels.get("softmax_xent") if rows.dtype in (np.float32, np.float64) else kernels.reference.softmax_xent
+    loss = kernel(rows, y.reshape(-1).astype(np.intp), (w.reshape(-1) * scale).astype(x.dtype), dx)
+    dx = dx.reshape(x.shape)
     return loss, dx
 
 
