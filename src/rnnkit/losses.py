@@ -173,10 +173,12 @@ def softmax_cross_entropy(logits: ndarray, target: ndarray, mask: ndarray | None
     if m is not None:
         w = w * m
     scale = 1.0 if reduction == "sum" else _inverse(float(np.sum(w, dtype=np.float64)))
-    # one pass per row (a compiled kernel when Numba is there): dl/dx = w (softmax(x) - onehot(y))
+    # dl/dx = w (softmax(x) - onehot(y)), one pass per row in float32 (a compiled kernel when Numba
+    # is there); other dtypes take NumPy, whose pairwise sums keep float64 losses exact enough for
+    # finite-difference checks (the kernel sums each row's terms in order)
     rows = np.ascontiguousarray(x.reshape(-1, V))
     dx = np.empty_like(rows)
-    kernel = kernels.get("softmax_xent") if rows.dtype in (np.float32, np.float64) else kernels.reference.softmax_xent
+    kernel = kernels.get("softmax_xent") if rows.dtype == np.float32 else kernels.reference.softmax_xent
     loss = kernel(rows, y.reshape(-1).astype(np.intp), (w.reshape(-1) * scale).astype(x.dtype), dx)
     dx = dx.reshape(x.shape)
     return loss, dx
