@@ -33,7 +33,6 @@ from __future__ import annotations
 import numpy as np
 from numpy import ndarray
 
-from . import kernels
 from .functional import log_sigmoid, sigmoid
 
 REDUCTIONS = ("mean", "sum")
@@ -173,13 +172,18 @@ def softmax_cross_entropy(logits: ndarray, target: ndarray, mask: ndarray | None
     if m is not None:
         w = w * m
     scale = 1.0 if reduction == "sum" else _inverse(float(np.sum(w, dtype=np.float64)))
-    # dl/dx = w (softmax(x) - onehot(y)), one pass per row in float32 (a compiled kernel when Numba
-    # is there); other dtypes take NumPy, whose pairwise sums keep float64 losses exact enough for
-    # finite-difference checks (the kernel sums each row's terms in order)
-    rows = np.ascontiguousarray(x.reshape(-1, V))
-    dx = np.empty_like(rows)
-    kernel = kernels.get("softmax_xent") if rows.dtype == np.float32 else kernels.reference.softmax_xent
-    loss = kernel(rows, y.reshape(-1).astype(np.intp), (w.reshape(-1) * scale).astype(x.dtype), dx)
+    # dl/dx = w (softmax(x) - onehot(y)), in as few passes over the (N, V) logits as NumPy allows:
+    # reductions along a short class axis are slow (1.2-1.5x faster than log_softmax, then exp)
+    rows, y, w = x.reshape(-1, V), y.reshape(-1, 1).astype(np.intp), (w.reshape(-1, 1) * scale).astype(x.dtype)
+    shift = rows.max(axis=1, keepdims=True)
+    picked = np.take_along_axis(rows, y, axis=1) - shift
+    dx = rows - shift
+    np.exp(dx, out=dx)
+    total = dx.sum(axis=1, keepdims=True)
+    dx /= total
+    np.put_along_axis(dx, y, np.take_along_axis(dx, y, axis=1) - 1, axis=1)
+    dx *= w
+    loss = -float(np.sum(w * (picked - np.log(total)), dtype=np.float64))
     dx = dx.reshape(x.shape)
     return loss, dx
 

@@ -185,25 +185,3 @@ def gru_backward(dy, dh_rec, carry, gates, h, hp_n, dhp, dxp_n):
             db[2 * H + j] = dan * r
             cb[j] = dh * z
 
-
-@jit
-def softmax_xent(x, y, w, dx):
-    N, V = x.shape
-    total_loss = 0.0
-    for n in range(N):
-        xn, dn = x[n], dx[n]
-        shift = xn[0]
-        for v in range(1, V):
-            shift = max(shift, xn[v])
-        picked = xn[y[n]] - shift
-        total = xn.dtype.type(0)
-        for v in range(V):
-            e = math.exp(xn[v] - shift)
-            dn[v] = e
-            total += e
-        scale = w[n] / total
-        for v in range(V):
-            dn[v] *= scale
-        dn[y[n]] -= w[n]
-        total_loss -= w[n] * (picked - math.log(total))
-    return total_loss

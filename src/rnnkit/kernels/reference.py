@@ -108,21 +108,6 @@ def gru_backward(dy: ndarray, dh_rec: ndarray, carry: ndarray, gates: ndarray, h
     np.multiply(dh, z, out=carry)                         # h' = ... + z * h
 
 
-def softmax_xent(x: ndarray, y: ndarray, w: ndarray, dx: ndarray) -> float:
-    """Rows of softmax cross-entropy: ``x: (N, V)`` logits, ``y: (N,)`` classes, ``w: (N,)`` row
-    weights; writes ``dx = w * (softmax(x) - onehot(y))`` and returns ``-sum(w * log softmax(x)[y])``
-    (accumulated in float64). ``dx`` may be ``x``."""
-    shift = x.max(axis=1, keepdims=True)
-    picked = np.take_along_axis(x, y[:, None], axis=1) - shift
-    np.subtract(x, shift, out=dx)
-    np.exp(dx, out=dx)
-    total = dx.sum(axis=1, keepdims=True)
-    dx /= total
-    np.put_along_axis(dx, y[:, None], np.take_along_axis(dx, y[:, None], axis=1) - 1, axis=1)
-    dx *= w[:, None]
-    return -float(np.sum(w[:, None] * (picked - np.log(total)), dtype=np.float64))
-
-
 def rnn_step(xp: ndarray, h: ndarray, Wh: ndarray, bias: ndarray, h_new: ndarray, act: int) -> None:
     """One whole step, product included: h' = act(xp + h Wh + bias)."""
     rnn_forward(h @ Wh, xp, bias, h_new, act)
