@@ -42,7 +42,8 @@ UCR = ["JapaneseVowels", "GunPoint", "ItalyPowerDemand", "BasicMotions", "ArrowH
 TUNED: dict[str, dict] = {
     "GunPoint": {"normalize": "series", "derivatives": True},     # validation 1.000 vs 0.867 default
     "ItalyPowerDemand": {"derivatives": True},                    # validation 0.950 vs 0.875 default
-    "JapaneseVowels": {"derivatives": True},                      # validation 0.975 vs 0.969 default
+    # validation (3 TRAIN splits) 0.979 vs 0.967 default; derivatives alone 0.975 on 2 splits
+    "JapaneseVowels": {"derivatives": True, "augment": "crop+scale+jitter"},
 }
 # ArrowHead: the grid's best was the default itself (0.542), so its tuned row would repeat the default.
 
@@ -51,8 +52,10 @@ NOTES = """
 - Met with the defaults on every seed: GunPoint, BasicMotions, spoken digits (FSDD: 300/300 on
   every seed run; one ensemble took 57 minutes at load ~12 and 11 minutes at load ~4) and UCI
   sentiment. Tuned settings also meet GunPoint (0.993 on every seed).
-- Short: JapaneseVowels with defaults (0.976-0.981); tuned (derivative channels) reaches 0.989 and
-  0.992 on seeds 0 and 2 but 0.978 on seed 1, so the target is not met on every seed.
+- Short: JapaneseVowels with defaults (0.976-0.981); tuned (derivative channels and training-time
+  augmentation, chosen on 3 TRAIN splits) reaches 0.986 and 0.989 on seeds 0 and 2 but 0.978 on
+  seed 1, so the target is not met on every seed (derivative channels alone: 0.989, 0.978, 0.992).
+  Augmentation did not help ItalyPowerDemand on validation (0.917 and 0.900 against 0.933).
   ItalyPowerDemand: 0.935-0.941 with defaults; the setting validation preferred (derivatives) was
   worse on the test split (0.885-0.939): its 20-case validation folds are too small to choose well.
   ArrowHead: 0.531-0.611 against a target of 0.80 (36 training series of length 251); no setting
