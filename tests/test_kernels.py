@@ -230,4 +230,3 @@ def test_backward_leaves_the_callers_gradient_alone(name, batch, steps):
     dx_first = net.backward(dy, None, cache)[0]
     np.testing.assert_array_equal(dy, kept)
     np.testing.assert_array_equal(net.backward(dy, None, cache)[0], dx_first)
-

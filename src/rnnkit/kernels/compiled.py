@@ -184,4 +184,3 @@ def gru_backward(dy, dh_rec, carry, gates, h, hp_n, dhp, dxp_n):
             db[j] = dan * pb[j] * r * (one - r)
             db[2 * H + j] = dan * r
             cb[j] = dh * z
-

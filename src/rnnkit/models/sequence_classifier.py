@@ -11,8 +11,8 @@ from .._types import Params, prefixed, unprefixed
 from ..data.vocab import PAD, UNK, Vocabulary
 from ..io import ModelFileError, save_model_file
 from ..metrics.classification import accuracy, confusion_matrix, macro_f1
-from .sequence_classifier_augment import Augmenter, pad, parse_augment
-from .sequence_classifier_inputs import as_sequences, frames
+from .sequence_classifier_augment import Augmenter, parse_augment
+from .sequence_classifier_inputs import as_sequences, frames, pad
 from .sequence_classifier_training import ClassifierNetwork, train_network
 
 NORMALIZE = ("channel", "series", None)

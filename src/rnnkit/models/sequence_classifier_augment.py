@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numpy import ndarray
 
-from .sequence_classifier_inputs import frames
+from .sequence_classifier_inputs import frames, pad
 
 KINDS = ("crop", "scale", "jitter")
 CROP, SCALE, JITTER = 0.1, 0.1, 0.05
@@ -32,15 +32,6 @@ def parse_augment(spec: str | None, who: str = "SequenceClassifier") -> tuple[st
     if not parts or any(p not in KINDS for p in parts) or len(set(parts)) != len(parts):
         raise ValueError(f"{who}: augment must be None or '+'-joined names from {KINDS}, got {spec!r}")
     return parts
-
-
-def pad(seqs: list[ndarray], dtype=np.float32) -> tuple[ndarray, ndarray]:
-    """A list of (T_i, F) arrays -> padded (N, max T_i, F) and lengths (N,)."""
-    lengths = np.array([len(a) for a in seqs])
-    out = np.zeros((len(seqs), lengths.max(), seqs[0].shape[1]), dtype=dtype)
-    for i, a in enumerate(seqs):
-        out[i, :len(a)] = a
-    return out, lengths
 
 
 class Augmenter:
@@ -73,4 +64,4 @@ class Augmenter:
         return pad([frames(self.one(self.seqs[i], rng), self.frame, self.stride) for i in idx])
 
 
-__all__ = ["Augmenter", "parse_augment", "pad", "KINDS"]
+__all__ = ["Augmenter", "parse_augment", "KINDS"]

@@ -72,4 +72,13 @@ def frames(a: ndarray, f: int, s: int) -> ndarray:
     return padded[index].reshape(n, f * D)
 
 
-__all__ = ["as_sequences", "frames"]
+def pad(seqs: list[ndarray], dtype=np.float32) -> tuple[ndarray, ndarray]:
+    """A list of (T_i, F) arrays -> padded (N, max T_i, F) and lengths (N,)."""
+    lengths = np.array([len(a) for a in seqs])
+    out = np.zeros((len(seqs), lengths.max(), seqs[0].shape[1]), dtype=dtype)
+    for i, a in enumerate(seqs):
+        out[i, :len(a)] = a
+    return out, lengths
+
+
+__all__ = ["as_sequences", "frames", "pad"]
