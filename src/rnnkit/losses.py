@@ -34,6 +34,7 @@ import numpy as np
 from numpy import ndarray
 
 from .functional import log_sigmoid, sigmoid
+from .kernels import workspace
 
 REDUCTIONS = ("mean", "sum")
 
@@ -177,7 +178,7 @@ def softmax_cross_entropy(logits: ndarray, target: ndarray, mask: ndarray | None
     rows, y, w = x.reshape(-1, V), y.reshape(-1, 1).astype(np.intp), (w.reshape(-1, 1) * scale).astype(x.dtype)
     shift = rows.max(axis=1, keepdims=True)
     picked = np.take_along_axis(rows, y, axis=1) - shift
-    dx = rows - shift
+    dx = np.subtract(rows, shift, out=workspace.empty(rows.shape, rows.dtype))
     np.exp(dx, out=dx)
     total = dx.sum(axis=1, keepdims=True)
     dx /= total

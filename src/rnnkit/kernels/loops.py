@@ -121,31 +121,31 @@ def gru_forward(xp, hs, hp_n, Wh, bh, lo, hi):
 
 
 @jit
-def rnn_backward(dy, hs, da, dh_rec, Wh, act, lo, hi):
+def rnn_backward(dy, hs, da, dh_rec, WhT, act, lo, hi):
     previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.rnn_backward(dy[t, lo:hi], dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
-        gemm(da[t, lo:hi], Wh, dh_rec[lo:hi], True)
+        gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
     blas_threads_local(previous)
 
 
 @jit
-def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, Wh, lo, hi):
+def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, lo, hi):
     previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.lstm_backward(dy[t, lo:hi], dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
                                tanh_c[t, lo:hi], da[t, lo:hi])
-        gemm(da[t, lo:hi], Wh, dh_rec[lo:hi], True)
+        gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
     blas_threads_local(previous)
 
 
 @jit
-def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, Wh, lo, hi):
+def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, lo, hi):
     previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.gru_backward(dy[t, lo:hi], dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
                               hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
-        gemm(dhp[t, lo:hi], Wh, dh_rec[lo:hi], True)
+        gemm(dhp[t, lo:hi], WhT, dh_rec[lo:hi], False)
     blas_threads_local(previous)
 
 

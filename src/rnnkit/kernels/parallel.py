@@ -20,7 +20,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from . import blas
+from . import blas, workspace
 
 import numpy as np
 from numpy import ndarray
@@ -83,13 +83,13 @@ def matmul(a: ndarray, b: ndarray, transpose_a: bool = False, out: ndarray | Non
         return np.matmul(a, b, out=out)
     if not transpose_a:
         if out is None:
-            out = np.empty((M, b.shape[1]), np.result_type(a, b))
+            out = workspace.empty((M, b.shape[1]), np.result_type(a, b))
         for_row_blocks(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), M, MIN_PRODUCT_ROWS)
         return out
     parts = {}
 
     def part(lo, hi):
-        parts[lo] = a[lo:hi].T @ b[lo:hi]
+        parts[lo] = np.matmul(a[lo:hi].T, b[lo:hi], out=workspace.empty((a.shape[1], b.shape[1]), np.result_type(a, b)))
     for_row_blocks(part, M, MIN_PRODUCT_ROWS)
     starts = sorted(parts)                        # a fixed order: the same bits every call
     out = parts[starts[0]]

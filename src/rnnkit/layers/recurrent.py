@@ -8,6 +8,7 @@ from numpy import ndarray
 
 from .._types import Grads, Params, State
 from ..cells.base import Cell
+from ..kernels import workspace
 from . import fused
 
 
@@ -26,6 +27,13 @@ def reverse_index(lengths: ndarray | None, batch: int, steps: int) -> ndarray:
         return np.broadcast_to(steps - 1 - t, (batch, steps))
     L = lengths[:, None]
     return np.where(t < L, L - 1 - t, t)
+
+
+def time_major(x: ndarray, dtype=None) -> ndarray:
+    """``(B, T, F)`` -> a C-contiguous ``(T, B, F)`` copy (or the reverse), from reused memory."""
+    out = workspace.empty((x.shape[1], x.shape[0]) + x.shape[2:], dtype or x.dtype)
+    np.copyto(out, x.transpose(1, 0, *range(2, x.ndim)))
+    return out
 
 
 def gather_time(x: ndarray, index: ndarray) -> ndarray:
@@ -79,15 +87,13 @@ class Recurrent:
         if index is not None:
             x = gather_time(x, index)
         mask = step_mask(lengths, T)
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+        x_tm = time_major(x).reshape(T * B, D)
         state = cell.zero_state(B) if state is None else tuple(s[0] for s in state)
         if mask is None and fused.fused_kind(cell) is not None:
             hs, state, buffers = fused.forward(cell, x_tm, state, T)
-            y = hs[1:].transpose(1, 0, 2)
-            if index is not None:
-                y = gather_time(y, index)
+            y = time_major(hs[1:]) if index is None else gather_time(hs[1:].transpose(1, 0, 2), index)
             cache = fused.FusedCache(x_tm, hs, buffers, index, (B, T))
-            return np.ascontiguousarray(y), tuple(s[None] for s in state), cache
+            return y, tuple(s[None] for s in state), cache
         xp = cell.project_inputs(x_tm).reshape(T, B, -1)
         if mask is not None:
             xp *= mask  # padded steps see zero input, so they stay finite whatever the padding holds
@@ -117,16 +123,15 @@ class Recurrent:
         given = dy
         if index is not None:
             dy = gather_time(dy, index)
-        dy = dy.transpose(1, 0, 2)
         if isinstance(cache, fused.FusedCache):
             d = None if dstate is None else tuple(s[0] for s in dstate)
-            dy = np.ascontiguousarray(dy, cell.dtype)
+            dy = time_major(dy, cell.dtype)
             dx, d, grads = fused.backward(cell, dy, d, cache, dy_is_scratch=not np.shares_memory(dy, given))
-            dx = dx.reshape(T, B, -1).transpose(1, 0, 2)
-            if index is not None:
-                dx = gather_time(dx, index)
+            dx = dx.reshape(T, B, -1)
+            dx = time_major(dx) if index is None else gather_time(dx.transpose(1, 0, 2), index)
             grads = {k: grads[k] for k in self.params}
-            return np.ascontiguousarray(dx), tuple(s[None] for s in d), grads
+            return dx, tuple(s[None] for s in d), grads
+        dy = dy.transpose(1, 0, 2)
         mask = cache.mask
         if mask is not None:
             dy = dy * mask  # outputs at padded steps are constant zeros
