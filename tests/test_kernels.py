@@ -193,6 +193,31 @@ def test_blocked_matmul(transpose_a, monkeypatch):
     np.testing.assert_array_equal(got, parallel.matmul(a, b, transpose_a))  # same bits every call
 
 
+def test_blas_threads_are_as_they_were_after_parallel_blocks(monkeypatch):
+    """The blocks run with one BLAS thread each and put the caller's count back afterwards, also
+    when a block raises (the setting is process-wide in NumPy's OpenBLAS)."""
+    from rnnkit.kernels import blas, parallel
+    lib = blas.numpy_openblas()
+    if parallel._local_threads() is None or blas.threads(lib) is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS with a thread setting")
+    monkeypatch.setitem(parallel._state, "blocks", 2)
+    before = blas.threads(lib)
+    seen = []
+    parallel.for_row_blocks(lambda lo, hi: seen.append(blas.threads(lib)), 4 * parallel.MIN_ROWS)
+    assert seen == [1, 1] and blas.threads(lib) == before
+
+    def fails(lo, hi):
+        if lo > 0:
+            raise RuntimeError("block failed")
+    with pytest.raises(RuntimeError, match="block failed"):
+        parallel.for_row_blocks(fails, 4 * parallel.MIN_ROWS)
+    assert blas.threads(lib) == before
+    net = rnnkit.LSTM(3, 4, seed=0)
+    y, _, cache = net.forward(np.ones((4 * parallel.MIN_ROWS, 2, 3), np.float32))
+    net.backward(y, None, cache)
+    assert blas.threads(lib) == before
+
+
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_batch_of_one_uses_matrix_vector_products(name):
     """One row goes through gemv in the compiled loops and steps: same numbers as NumPy."""

@@ -31,7 +31,9 @@ _state: dict = {}
 
 
 def _local_threads():
-    """NumPy's ``openblas_set_num_threads_local`` (set for this thread only), or None."""
+    """NumPy's ``openblas_set_num_threads_local``, or None. Despite its name it changes the
+    thread count of the whole process in NumPy's pthreads build (measured: a call from another
+    thread changes what the main thread's next product uses)."""
     if "local" not in _state:
         lib = blas.numpy_openblas()
         local = getattr(lib, "openblas_set_num_threads_local", None) if lib is not None else None
@@ -58,17 +60,23 @@ def for_row_blocks(fn, batch: int, min_rows: int = MIN_ROWS) -> None:
         fn(0, batch)
         return
     if "pool" not in _state:
-        from concurrent.futures import ThreadPoolExecutor  # here, not at import rnnkit
-        _state["pool"] = ThreadPoolExecutor(blocks(), thread_name_prefix="rnnkit", initializer=lambda: local(1))
+        from concurrent.futures import ThreadPoolExecutor, wait  # here, not at import rnnkit
+        _state["pool"], _state["wait"] = ThreadPoolExecutor(blocks(), thread_name_prefix="rnnkit"), wait
     edges = [batch * k // n for k in range(n + 1)]
-    futures = [_state["pool"].submit(fn, lo, hi) for lo, hi in zip(edges[1:-1], edges[2:])]
+    # One BLAS thread per block while the blocks run. In NumPy's OpenBLAS (pthreads) this
+    # "local" setting is in fact process-wide: it is set once here, before any block starts, and
+    # put back only after every block has finished, so that a block never sees the other's
+    # setting and the caller's BLAS threads are as they were afterwards.
     previous = local(1)
+    futures = []
     try:
+        futures = [_state["pool"].submit(fn, lo, hi) for lo, hi in zip(edges[1:-1], edges[2:])]
         fn(edges[0], edges[1])                    # the first block runs here
     finally:
+        _state["wait"](futures)
         local(previous)
     for future in futures:
-        future.result()
+        future.result()                           # raises a block's exception, if any
 
 
 def matmul(a: ndarray, b: ndarray, transpose_a: bool = False, out: ndarray | None = None) -> ndarray:
