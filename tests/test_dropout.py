@@ -120,3 +120,12 @@ def test_bad_inputs():
     _, cache = drop.forward(np.ones((2, 3)), rng=0)
     with pytest.raises(ValueError, match=r"expected dy of shape \(2, 3\), got \(3, 2\)"):
         drop.backward(np.ones((3, 2)), cache)
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937])
+def test_drop_rate_with_any_bit_generator(bit_generator):
+    """The fast draw splits 64-bit raw output in four; a generator whose raw output has fewer
+    random bits (MT19937: 32) takes the slower path, so the rate is p for both."""
+    x = np.ones((500, 400), np.float32)
+    y, _ = Dropout(0.3).forward(x, rng=np.random.Generator(bit_generator(0)))
+    assert (y == 0).mean() == pytest.approx(0.3, abs=4e-3)
