@@ -344,6 +344,37 @@ def test_augmenter_crops_scales_and_jitters_before_framing():
             parse_augment(bad)
 
 
+@pytest.mark.parametrize("normalize", ["channel", "series", None])
+def test_derived_channels_are_computed_from_the_augmented_series(normalize):
+    """Scaling is the old formula on [series, first difference] (so fitted models mean the same),
+    and an augmented series gets derivative and position channels of its own: the derivative
+    channel is the scaled difference of the augmented input channel, the position spans the
+    cropped length."""
+    from rnnkit.models.sequence_classifier_augment import Augmenter
+    X = [np.random.default_rng(i).normal(i, 1 + i, size=(T, 2)) for i, T in enumerate([30, 24, 40, 36])]
+    clf = fast(max_epochs=1, normalize=normalize, derivatives=True, position=True, frame=1).fit(X, [0, 1, 0, 1])
+    both = clf._with_derivatives(X[0])
+    if normalize == "channel":
+        expected = (both - clf.mean_) / clf.std_
+    elif normalize == "series":
+        expected = (both - both.mean(0)) / both.std(0)
+    else:
+        expected = both
+    np.testing.assert_allclose(clf._scaled(X[0])[:, :4], expected, rtol=1e-12, atol=1e-12)
+    augment = Augmenter([clf._base(X[0])], ("crop", "scale", "jitter"), 1, 1, clf._finish)
+    x, lengths = next((x, n) for x, n in (augment(np.array([0]), np.random.default_rng(s)) for s in range(50))
+                      if n[0] < 30)                               # a draw that crops
+    got = x[0, :lengths[0]]
+    assert got.shape[1] == 5
+    step = np.diff(got[:, :2], axis=0, prepend=got[:1, :2])        # of the augmented series
+    if normalize == "channel":                                       # in raw units, then scaled
+        step = (step * clf.std_[:2] - clf.mean_[2:]) / clf.std_[2:]
+    elif normalize == "series":
+        step = (step - step.mean(0)) / step.std(0)
+    np.testing.assert_allclose(got[:, 2:4], step, rtol=1e-5, atol=1e-6)   # float32 network input
+    np.testing.assert_allclose(got[[0, -1], 4], [-np.sqrt(3), np.sqrt(3)])
+
+
 def test_augmented_training_changes_the_model_and_still_learns():
     X, y = generated(80)
     Xt, yt = generated(60, seed=1)

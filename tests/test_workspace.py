@@ -72,6 +72,14 @@ def test_the_limit_gives_back_free_blocks(monkeypatch):
     assert workspace.held_bytes() == 4 << 20
 
 
+def test_many_held_arrays_are_forgotten_not_scanned():
+    held = [workspace.empty(BIG, np.float32) for _ in range(workspace.MAX_BLOCKS + 10)]
+    assert len(workspace._blocks) == workspace.MAX_BLOCKS
+    for k, a in enumerate(held):
+        a[...] = k                              # each still its own memory
+    assert [int(a[0, 0]) for a in held] == list(range(len(held)))
+
+
 @pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.GRU, rnnkit.LSTM])
 def test_caches_held_at_once_give_the_gradients_of_separate_runs(cls):
     """Two forward passes whose caches are alive together, backward in the other order, must

@@ -12,6 +12,9 @@ the reference count says so exactly): an array a caller still holds, say a cache
 later backward pass, is never handed out twice. Free blocks beyond ``RNNKIT_WORKSPACE_MB``
 (default 1024) in all are given back to the system, and :func:`release` gives back every free
 block. Arrays below ``MIN_BYTES`` come from NumPy as usual: malloc reuses those without faults.
+At most ``MAX_BLOCKS`` blocks are tracked: a caller that keeps many outputs (predictions collected
+over a data set) must not make every later request scan them, so the oldest blocks beyond that
+are forgotten, which is always safe (an array in use keeps its memory; a free one is freed).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import numpy as np
 from numpy import ndarray
 
 MIN_BYTES = 1 << 20
+MAX_BLOCKS = 64
 _blocks: list[ndarray] = []       # uint8 arrays, each referenced here once
 _lock = threading.Lock()
 
@@ -51,6 +55,7 @@ def empty(shape, dtype) -> ndarray:
             _trim(_limit_bytes() - nbytes)
             best = np.empty(nbytes, np.uint8)
             _blocks.append(best)
+            del _blocks[:-MAX_BLOCKS]
         return best[:nbytes].view(dtype).reshape(shape)
 
 

@@ -96,25 +96,39 @@ class SequenceClassifier:
 
     def _scaled(self, a: ndarray) -> ndarray:
         """(T, D) raw -> (T, D') as the network's frames are cut from it."""
-        a = self._scale(self._with_derivatives(a))
+        return self._finish(self._base(a))
+
+    def _base(self, a: ndarray) -> ndarray:
+        """(T, D) raw -> (T, D): the input channels scaled (what augmentation works on)."""
+        D = a.shape[1]
+        if self.normalize == "channel":
+            return (a - self.mean_[:D]) / self.std_[:D]
+        if self.normalize == "series":
+            return _series_scaled(a)
+        return a
+
+    def _finish(self, b: ndarray) -> ndarray:
+        """(T, D) from :meth:`_base` -> (T, D'): the scaled derivative channels and the position
+        channel appended, both computed from b, so an augmented b gets its own."""
+        if self.derivatives:
+            db = np.diff(b, axis=0, prepend=b[:1])
+            D = b.shape[1]
+            if self.normalize == "channel":   # diff(b) = diff(a) / std: scale diff(a) with its own stats
+                db = (db * self.std_[:D] - self.mean_[D:]) / self.std_[D:]
+            elif self.normalize == "series":
+                db = _series_scaled(db)
+            b = np.concatenate([b, db], axis=1)
         if not self.position_:
-            return a
-        T = len(a)   # relative position, uniform over [-sqrt 3, sqrt 3]: zero mean, unit variance
+            return b
+        T = len(b)   # relative position, uniform over [-sqrt 3, sqrt 3]: zero mean, unit variance
         where = np.sqrt(3) * (2 * np.arange(T) / (T - 1) - 1) if T > 1 else np.zeros(T)
-        return np.concatenate([a, where[:, None]], axis=1)
+        return np.concatenate([b, where[:, None]], axis=1)
 
     def _with_derivatives(self, a: ndarray) -> ndarray:
         """(T, D) -> (T, 2 D) with each channel's first difference appended (0 at t = 0)."""
         if not self.derivatives:
             return a
         return np.concatenate([a, np.diff(a, axis=0, prepend=a[:1])], axis=1)
-
-    def _scale(self, a: ndarray) -> ndarray:
-        if self.normalize == "channel":
-            return (a - self.mean_) / self.std_
-        if self.normalize == "series":
-            return (a - a.mean(0)) / np.maximum(a.std(0), 1e-8)
-        return a
 
     # -- fitting -----------------------------------------------------------------------------
     def _check_hyperparameters(self) -> None:
@@ -186,7 +200,8 @@ class SequenceClassifier:
         x, lens = self._encode(kind, seqs, who)
         weights = self._class_weights(target)
         kinds = parse_augment(self.augment) if kind == "features" else ()
-        augment = Augmenter([self._scaled(a) for a in seqs], kinds, self.frame_, self.frame_stride_) if kinds else None
+        augment = (Augmenter([self._base(a) for a in seqs], kinds, self.frame_, self.frame_stride_, self._finish)
+                   if kinds else None)
         options = dict(lr=self.lr, weight_decay=self.weight_decay, patience=self.patience, lr_decay=self.lr_decay,
                        average=self.average, max_epochs=self.max_epochs, progress=self.verbose)
         self.networks_, self.history_ = [], []
@@ -323,3 +338,8 @@ class SequenceClassifier:
 
 
 __all__ = ["SequenceClassifier"]
+
+
+def _series_scaled(a: ndarray) -> ndarray:
+    """Each channel of one series to zero mean and unit variance."""
+    return (a - a.mean(0)) / np.maximum(a.std(0), 1e-8)

@@ -3,7 +3,9 @@
 Small training sets (tens of series) are memorised within a few epochs; showing each series a
 little differently every time it is drawn (Le Guennec et al. 2016, "Data augmentation for time
 series classification"; Um et al. 2017) is the cheapest regulariser there is. The augmentations
-work on the scaled series *before* framing, so a crop moves frame boundaries by single samples:
+work on the scaled input channels *before* framing, so a crop moves frame boundaries by single
+samples, and before the derived channels (first differences, relative position) are computed, so
+those are the augmented series' own rather than distorted copies of the original's:
 
     crop:   keep a random window of ``U(1 - CROP, 1) * T_i`` consecutive steps
     scale:  multiply each channel of a sequence by ``exp(N(0, SCALE))`` (scaled data: around 0)
@@ -39,13 +41,15 @@ class Augmenter:
     for the training cases ``idx``, each series augmented anew and then framed.
 
     Args:
-        seqs: the scaled training series, each ``(T_i, D)``.
+        seqs: the training series with their input channels scaled, each ``(T_i, D)``.
         kinds: a subset of :data:`KINDS`.
         frame, stride: the framing of :func:`frames`.
+        finish: ``(T, D) -> (T, D')``, the derived channels appended to an augmented series.
     """
 
-    def __init__(self, seqs: list[ndarray], kinds: tuple[str, ...], frame: int, stride: int):
-        self.seqs, self.kinds, self.frame, self.stride = seqs, kinds, frame, stride
+    def __init__(self, seqs: list[ndarray], kinds: tuple[str, ...], frame: int, stride: int,
+                 finish=lambda a: a):
+        self.seqs, self.kinds, self.frame, self.stride, self.finish = seqs, kinds, frame, stride, finish
 
     def one(self, a: ndarray, rng: np.random.Generator) -> ndarray:
         """(T, D) -> (T', D) with T' <= T, one random draw of every augmentation in ``kinds``."""
@@ -61,7 +65,7 @@ class Augmenter:
         return a
 
     def __call__(self, idx: ndarray, rng: np.random.Generator) -> tuple[ndarray, ndarray]:
-        return pad([frames(self.one(self.seqs[i], rng), self.frame, self.stride) for i in idx])
+        return pad([frames(self.finish(self.one(self.seqs[i], rng)), self.frame, self.stride) for i in idx])
 
 
 __all__ = ["Augmenter", "parse_augment", "KINDS"]
