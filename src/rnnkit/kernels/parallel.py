@@ -82,16 +82,17 @@ def for_row_blocks(fn, batch: int, min_rows: int = MIN_ROWS) -> None:
 def matmul(a: ndarray, b: ndarray, transpose_a: bool = False, out: ndarray | None = None) -> ndarray:
     """``a @ b`` (or ``a.T @ b``) for 2-D arrays, in blocks of a's rows over the threads. With
     ``transpose_a`` the blocks are slices of the summed dimension, and their products are added.
-    ``out`` (not with ``transpose_a``): where to write ``a @ b``."""
+    ``out`` (not with ``transpose_a``): where to write ``a @ b``; by default reused memory
+    (:mod:`.workspace`)."""
     M = a.shape[0]
     n = min(blocks(), M // MIN_PRODUCT_ROWS)
+    if not transpose_a and out is None:
+        out = workspace.empty((M, b.shape[1]), np.result_type(a, b))
     if n <= 1 or _local_threads() is None:
         if transpose_a:
             return a.T @ b
         return np.matmul(a, b, out=out)
     if not transpose_a:
-        if out is None:
-            out = workspace.empty((M, b.shape[1]), np.result_type(a, b))
         for_row_blocks(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), M, MIN_PRODUCT_ROWS)
         return out
     parts = {}

@@ -8,7 +8,7 @@ import numpy as np
 from numpy import ndarray
 
 from .._types import Grads, Params, Seed, as_rng
-from ..kernels import parallel, workspace
+from ..kernels import parallel
 
 INITS = ("torch", "xavier")
 
@@ -94,8 +94,7 @@ class Dense:
         if not np.isfinite(x).all():
             raise ValueError(f"{self.name}: x contains NaN or Inf")
         x2 = x.astype(self.dtype, copy=False).reshape(-1, D)
-        y = parallel.matmul(x2, self.params["W"],          # y = x W
-                            out=workspace.empty((x2.shape[0], self.out_features), self.dtype))
+        y = parallel.matmul(x2, self.params["W"])          # y = x W
         if self.use_bias:
             y += self.params["b"]                          #   + b
         return y.reshape(x.shape[:-1] + (self.out_features,)), DenseCache(x2, x.shape)
@@ -109,8 +108,7 @@ class Dense:
         if not np.issubdtype(dy.dtype, np.floating):
             raise TypeError(f"{self.name}: expected a float array dy, got dtype {dy.dtype}")
         dy2 = dy.astype(self.dtype, copy=False).reshape(-1, self.out_features)
-        dx = parallel.matmul(dy2, self.params["W"].T,      # y = x W    -> dx = dy W^T
-                             out=workspace.empty((dy2.shape[0], self.in_features), self.dtype))
+        dx = parallel.matmul(dy2, self.params["W"].T)      # y = x W    -> dx = dy W^T
         grads: Grads = {"W": parallel.matmul(cache.x, dy2, True)}   # -> dW = x^T dy, one product
         if self.use_bias:
             grads["b"] = dy2.sum(axis=0)                   # y = ... + b -> db = sum over rows

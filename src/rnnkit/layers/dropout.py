@@ -19,10 +19,10 @@ class Dropout:
 
     so ``E[y] = x`` (to within 8e-6 relative, the rounding of p to a multiple of 1/65536; exact
     for p = 0.25 or 0.5) and evaluation needs no rescaling. The cache is the scaled mask ``m`` (or
-    None for the identity), so backward reuses exactly the units forward kept. Each ``u`` is 16 bits of the generator's raw output, four per 64-bit draw: 3.6x faster
-    than drawing float32 uniforms, which made dropout 3.5% of a language-model training step. The
-    draw does not depend on the dtype of ``x``, so a seed gives the same units in float32 and
-    float64.
+    None for the identity), so backward reuses exactly the units forward kept. Each ``u`` is 16
+    bits of the generator's raw output, four per 64-bit draw: 3.6x faster than drawing float32
+    uniforms, which made dropout 3.5% of a language-model training step. The draw does not depend
+    on the dtype of ``x``, so a seed gives the same units in float32 and float64.
 
     ``params`` is ``{}`` so Dropout sits among the other modules; ``backward`` returns ``dx`` only.
 

@@ -100,11 +100,10 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     return hs, (hs[T],), (xp, hp_n)
 
 
-def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache,
-             dy_is_scratch: bool = False) -> tuple[ndarray, State, Grads]:
+def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -> tuple[ndarray, State, Grads]:
     """dy: (T, B, H) time-major -> dx: (T*B, D), gradient of the initial state, grads.
-    ``dy_is_scratch``: dy is a copy the caller no longer needs, so the RNN's ``da`` (the same
-    shape) may overwrite it, which saves one ``(T, B, H)`` array at the peak of a long sequence."""
+    dy is overwritten (the caller's own time-major copy): the RNN's ``da``, the same shape, goes
+    there, which saves one ``(T, B, H)`` array at the peak of a long sequence."""
     P = cell.params
     B, T = cache.shape
     H, dtype = cell.hidden_size, cell.dtype
@@ -114,7 +113,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache,
     kind, compiled = fused_kind(cell), kernels.compiled_loops()
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
-        da = dy if dy_is_scratch else workspace.empty((T, B, H), dtype)   # each element read before written
+        da = dy                                           # each element read before written
         if compiled:
             parallel.for_row_blocks(lambda lo, hi: compiled.rnn_backward(dy, hs, da, dh_rec, WhT, act, lo, hi), B)
         else:
@@ -142,7 +141,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache,
     db = da.sum(axis=0)                                   # the same for bx and bh
     grads = {"Wx": parallel.matmul(cache.x, da, True), "bx": db,   # xp = x Wx + bx, all steps at once
              "Wh": parallel.matmul(hs[:T].reshape(T * B, H), da, True), "bh": db.copy()}
-    return parallel.matmul(da, P["Wx"].T, out=workspace.empty((T * B, P["Wx"].shape[0]), dtype)), dstate0, grads
+    return parallel.matmul(da, P["Wx"].T), dstate0, grads
 
 
 def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cache: FusedCache):
@@ -170,6 +169,6 @@ def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cac
                                    parallel.matmul(x, dxp_n, True)], axis=1),
              "bx": np.concatenate([dbh[:2 * H], dxp_n.sum(axis=0)]),
              "Wh": parallel.matmul(hs[:T].reshape(T * B, H), dhp, True), "bh": dbh}
-    dx = parallel.matmul(dhp[:, :2 * H], Wx[:, :2 * H].T, out=workspace.empty((T * B, Wx.shape[0]), dtype))
+    dx = parallel.matmul(dhp[:, :2 * H], Wx[:, :2 * H].T)
     dx += parallel.matmul(dxp_n, Wx[:, 2 * H:].T)
     return dx, (dh_rec + carry,), grads

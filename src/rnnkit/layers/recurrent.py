@@ -120,13 +120,11 @@ class Recurrent:
         dx: (B, T, D), gradient of the initial state, grads with the keys of ``params``."""
         cell, index = self.cell, cache.reverse_index
         B, T = cache.shape
-        given = dy
         if index is not None:
             dy = gather_time(dy, index)
         if isinstance(cache, fused.FusedCache):
             d = None if dstate is None else tuple(s[0] for s in dstate)
-            dy = time_major(dy, cell.dtype)
-            dx, d, grads = fused.backward(cell, dy, d, cache, dy_is_scratch=not np.shares_memory(dy, given))
+            dx, d, grads = fused.backward(cell, time_major(dy, cell.dtype), d, cache)   # a copy: may be overwritten
             dx = dx.reshape(T, B, -1)
             dx = time_major(dx) if index is None else gather_time(dx.transpose(1, 0, 2), index)
             grads = {k: grads[k] for k in self.params}
