@@ -255,3 +255,34 @@ def test_backward_leaves_the_callers_gradient_alone(name, batch, steps):
     dx_first = net.backward(dy, None, cache)[0]
     np.testing.assert_array_equal(dy, kept)
     np.testing.assert_array_equal(net.backward(dy, None, cache)[0], dx_first)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_compiled_softmax_xent_matches_reference(dtype):
+    compiled = compiled_or_skip()
+    rng = np.random.default_rng(0)
+    N, V = 300, 37
+    rows = (rng.standard_normal((N, V)) * 30).astype(dtype)
+    rows[:50] -= 1e4                      # far below zero: the shift by the row maximum matters
+    rows[50:60, 5] = 80                   # one dominant class: the others' exp underflow
+    target = rng.integers(0, V, N).astype(np.intp)
+    target[50:55] = 5
+    weight = rng.uniform(0, 2, N).astype(dtype)
+    weight[::7] = 0
+    dx, dx_spec = np.empty_like(rows), np.empty_like(rows)
+    loss = compiled.softmax_xent(rows, target, weight, dx)
+    spec = reference.softmax_xent(rows, target, weight, dx_spec)
+    np.testing.assert_allclose(loss, spec, rtol=TOLERANCE[dtype])
+    np.testing.assert_allclose(dx, dx_spec, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    assert dx.dtype == dtype
+
+
+def test_float32_exp_is_within_float_rounding():
+    """The compiled float32 exp, seen through softmax over [0, x]: p(x) = e^x / (1 + e^x)."""
+    compiled = compiled_or_skip()
+    x = np.linspace(-86, 0, 20001).astype(np.float32)
+    rows = np.stack([np.zeros_like(x), x], axis=1)
+    dx = np.empty_like(rows)
+    compiled.softmax_xent(rows, np.zeros(len(x), np.intp), np.ones(len(x), np.float32), dx)
+    exact = np.exp(x.astype(np.float64)) / (1 + np.exp(x.astype(np.float64)))
+    assert (np.abs(dx[:, 1] - exact) / exact).max() < 1e-6
