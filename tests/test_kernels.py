@@ -1,5 +1,6 @@
 """The fused step kernels: the Numba build against the NumPy reference, and the fast path of
 ``Recurrent`` against its general per-step loop."""
+import os
 import subprocess
 import sys
 
@@ -179,18 +180,27 @@ def test_batch_split_over_threads_equals_general_loop(name, monkeypatch):
         np.testing.assert_allclose(v, general[k], rtol=1e-12, atol=1e-13, err_msg=k)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("transpose_a", [False, True])
-def test_blocked_matmul(transpose_a, monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_blocked_matmul(dtype, transpose_a, backend, monkeypatch):
+    """Blocks in Numba's threads (numba) or a Python pool (numpy): a @ b, a @ W.T, a.T @ b."""
     from rnnkit.kernels import parallel
+    if backend == "numba":
+        compiled_or_skip()
     monkeypatch.setitem(parallel._state, "blocks", 3)
-    rng = np.random.default_rng(3)
-    a, b = rng.standard_normal((3 * parallel.MIN_PRODUCT_ROWS + 5, 7)), rng.standard_normal((7, 4))
-    if transpose_a:
-        b = rng.standard_normal((a.shape[0], 4))
-    expected = a.T @ b if transpose_a else a @ b
-    got = parallel.matmul(a, b, transpose_a)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(got, parallel.matmul(a, b, transpose_a))  # same bits every call
+    previous = kernels.set_backend(backend)
+    try:
+        rng = np.random.default_rng(3)
+        a = rng.standard_normal((3 * parallel.MIN_PRODUCT_ROWS + 5, 7)).astype(dtype)
+        for b in ([rng.standard_normal((a.shape[0], 4)).astype(dtype)] if transpose_a else
+                  [rng.standard_normal((7, 4)).astype(dtype), rng.standard_normal((4, 7)).astype(dtype).T]):
+            expected = a.T @ b if transpose_a else a @ b
+            got = parallel.matmul(a, b, transpose_a).copy()
+            np.testing.assert_allclose(got, expected, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+            np.testing.assert_array_equal(got, parallel.matmul(a, b, transpose_a))  # same bits every call
+    finally:
+        kernels.set_backend(previous)
 
 
 def test_blas_threads_are_as_they_were_after_parallel_blocks(monkeypatch):
@@ -286,3 +296,22 @@ def test_float32_exp_is_within_float_rounding():
     compiled.softmax_xent(rows, np.zeros(len(x), np.intp), np.ones(len(x), np.float32), dx)
     exact = np.exp(x.astype(np.float64)) / (1 + np.exp(x.astype(np.float64)))
     assert (np.abs(dx[:, 1] - exact) / exact).max() < 1e-6
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_runs_networks(monkeypatch):
+    """A child forked after the parent ran parallel blocks (GNU OpenMP aborts such a child if it
+    starts a parallel region) gets the parent's numbers, from the Python pool."""
+    from rnnkit.kernels import parallel
+    monkeypatch.setitem(parallel._state, "blocks", 2)
+    net = rnnkit.LSTM(3, 8, seed=0)
+    x = np.random.default_rng(5).standard_normal((8 * parallel.MIN_ROWS, 5, 3)).astype(np.float32)
+    y0 = net.forward(x)[0]
+    pid = os.fork()
+    if pid == 0:                                           # the child: no pytest from here on
+        try:
+            same = parallel._state.get("forked") and np.array_equal(net.forward(x)[0], y0)
+        finally:
+            os._exit(0 if same else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

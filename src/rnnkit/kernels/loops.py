@@ -18,12 +18,16 @@ from __future__ import annotations
 import ctypes
 
 import llvmlite.binding as llvm
+import numba
 import numpy as np
-from numba import types
+from numba import prange, types
 from numba.extending import overload
 
 from . import blas, compiled
 from .compiled import jit
+
+# no fastmath: only products and calls run in these
+pjit = numba.njit(cache=True, nogil=True, parallel=True)
 
 
 def _register_blas() -> bool:
@@ -85,15 +89,29 @@ def _gemm(A, W, C, transpose):
     return impl
 
 
+def gemm_tn(A, B, C):
+    """``C = A.T @ B`` for row-major A ``(K, M)`` and B ``(K, N)`` with contiguous rows."""
+
+
+@overload(gemm_tn)
+def _gemm_tn(A, B, C):
+    mm = _sgemm if A.dtype == types.float32 else _dgemm
+
+    def impl(A, B, C):
+        K, M = A.shape
+        N = B.shape[1]
+        mm(ROW_MAJOR, TRANS, NO_TRANS, M, N, K, C.dtype.type(1), A.ctypes.data, A.strides[0] // A.itemsize,
+           B.ctypes.data, B.strides[0] // B.itemsize, C.dtype.type(0), C.ctypes.data, C.strides[0] // C.itemsize)
+    return impl
+
+
 @jit
 def rnn_forward(xp, hs, Wh, bh, act, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
-    previous = blas_threads_local(1)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.rnn_forward(a, xp[t, lo:hi], bh, hs[t + 1, lo:hi], act)
-    blas_threads_local(previous)
 
 
 @jit
@@ -101,51 +119,122 @@ def lstm_forward(xp, hs, cs, tanh_c, Wh, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     p, q, r = compiled.lstm_coefficients(a)
-    previous = blas_threads_local(1)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.lstm_forward_with(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi],
                                    tanh_c[t, lo:hi], p, q, r)
-    blas_threads_local(previous)
 
 
 @jit
 def gru_forward(xp, hs, hp_n, Wh, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
-    previous = blas_threads_local(1)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.gru_forward(a, xp[t, lo:hi], bh, hs[t, lo:hi], hp_n[t, lo:hi], hs[t + 1, lo:hi])
-    blas_threads_local(previous)
 
 
 @jit
 def rnn_backward(dy, hs, da, dh_rec, WhT, act, lo, hi):
-    previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.rnn_backward(dy[t, lo:hi], dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
         gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
-    blas_threads_local(previous)
 
 
 @jit
 def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, lo, hi):
-    previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.lstm_backward(dy[t, lo:hi], dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
                                tanh_c[t, lo:hi], da[t, lo:hi])
         gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
-    blas_threads_local(previous)
 
 
 @jit
 def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, lo, hi):
-    previous = blas_threads_local(1)
     for t in range(dy.shape[0] - 1, -1, -1):
         compiled.gru_backward(dy[t, lo:hi], dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
                               hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
         gemm(dhp[t, lo:hi], WhT, dh_rec[lo:hi], False)
+
+
+# -- the same, for every block of rows at once ---------------------------------------------------
+# One Numba parallel region per call: its threads (OpenMP's, when Numba has that layer) take
+# a block each within microseconds, where a Python thread pool's hand-off cost 150-290 us on this
+# 2-core VM, 9 times per training step. ``edges: (n + 1,)`` bounds the blocks; BLAS runs
+# single-threaded inside (set once around the region: the setting is process-wide).
+
+@pjit
+def start_threads():
+    """Starts Numba's threading layer (``numba.threading_layer()`` names it afterwards)."""
+    count = np.zeros(2, np.int64)
+    for k in prange(2):
+        count[k] = 1
+    return count.sum()
+
+
+@pjit
+def rnn_forward_blocks(xp, hs, Wh, bh, act, edges):
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        rnn_forward(xp, hs, Wh, bh, act, edges[k], edges[k + 1])
+    blas_threads_local(previous)
+
+
+@pjit
+def lstm_forward_blocks(xp, hs, cs, tanh_c, Wh, bh, edges):
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        lstm_forward(xp, hs, cs, tanh_c, Wh, bh, edges[k], edges[k + 1])
+    blas_threads_local(previous)
+
+
+@pjit
+def gru_forward_blocks(xp, hs, hp_n, Wh, bh, edges):
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        gru_forward(xp, hs, hp_n, Wh, bh, edges[k], edges[k + 1])
+    blas_threads_local(previous)
+
+
+@pjit
+def rnn_backward_blocks(dy, hs, da, dh_rec, WhT, act, edges):
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        rnn_backward(dy, hs, da, dh_rec, WhT, act, edges[k], edges[k + 1])
+    blas_threads_local(previous)
+
+
+@pjit
+def lstm_backward_blocks(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, edges):
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, edges[k], edges[k + 1])
+    blas_threads_local(previous)
+
+
+@pjit
+def gru_backward_blocks(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, edges):
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, edges[k], edges[k + 1])
+    blas_threads_local(previous)
+
+
+@pjit
+def matmul_blocks(A, W, C, transpose, edges):
+    """``C[lo:hi] = A[lo:hi] @ W`` (``W.T`` if transpose) for each block."""
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        gemm(A[edges[k]:edges[k + 1]], W, C[edges[k]:edges[k + 1]], transpose)
+    blas_threads_local(previous)
+
+
+@pjit
+def matmul_tn_blocks(A, B, parts, edges):
+    """``parts[k] = A[lo:hi].T @ B[lo:hi]`` for each block k (the caller adds them in order)."""
+    previous = blas_threads_local(1)
+    for k in prange(edges.shape[0] - 1):
+        gemm_tn(A[edges[k]:edges[k + 1]], B[edges[k]:edges[k + 1]], parts[k])
     blas_threads_local(previous)
 
 

@@ -12,6 +12,11 @@ with single-threaded BLAS (``openblas_set_num_threads_local``). Multi-threaded O
 this 2-core machine was 1.5 to 45 times slower than one thread on such shapes when other
 processes were running (``x^T dA`` with K = 3200: 180 ms against 4 ms).
 
+Who runs the blocks: with the compiled loops, one Numba parallel region per call
+(:func:`numba_regions`; OpenMP's threads start a block in microseconds); otherwise a Python
+thread pool (:func:`for_row_blocks`), whose hand-off cost 150-290 us here. Both give the same
+numbers: the same blocks, each with one BLAS thread.
+
 As many blocks as NumPy's OpenBLAS has threads (``OPENBLAS_NUM_THREADS``), each of
 at least ``MIN_ROWS`` rows; ``RNNKIT_BATCH_THREADS`` overrides the number (1 disables).
 """
@@ -19,7 +24,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+from types import ModuleType
 
+from .. import kernels
 from . import blas, workspace
 
 import numpy as np
@@ -51,57 +58,124 @@ def blocks() -> int:
     return _state["blocks"]
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of its parent's threads: the pool starts anew, and Numba's
+    regions are not used (GNU OpenMP aborts a child whose parent ran a region)."""
+    _state.pop("pool", None)
+    _state["forked"] = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def row_edges(batch: int, min_rows: int = MIN_ROWS) -> ndarray:
+    """``(n + 1,)`` bounds of the blocks of rows: one block per thread, each of at least
+    ``min_rows`` rows (one block when NumPy's BLAS has no per-call thread setting)."""
+    n = max(1, min(blocks(), batch // min_rows)) if _local_threads() is not None else 1
+    return np.array([batch * k // n for k in range(n + 1)], dtype=np.int64)
+
+
 def for_row_blocks(fn, batch: int, min_rows: int = MIN_ROWS) -> None:
-    """Call ``fn(lo, hi)`` for blocks of rows covering ``range(batch)``, one per thread, each
-    with single-threaded BLAS, when the batch is large enough; else ``fn(0, batch)`` here."""
+    """Call ``fn(lo, hi)`` for the blocks of :func:`row_edges`, one per thread of a Python pool,
+    each with single-threaded BLAS; a single block runs here."""
+    edges = row_edges(batch, min_rows)
     local = _local_threads()
-    n = min(blocks(), batch // min_rows) if local is not None else 1
-    if n <= 1:
-        fn(0, batch)
-        return
-    if "pool" not in _state:
-        from concurrent.futures import ThreadPoolExecutor, wait  # here, not at import rnnkit
-        _state["pool"], _state["wait"] = ThreadPoolExecutor(blocks(), thread_name_prefix="rnnkit"), wait
-    edges = [batch * k // n for k in range(n + 1)]
+    if len(edges) > 2 and "pool" not in _state:
+        from concurrent.futures import ThreadPoolExecutor  # here, not at import rnnkit
+        _state["pool"] = ThreadPoolExecutor(blocks(), thread_name_prefix="rnnkit")
     # One BLAS thread per block while the blocks run. In NumPy's OpenBLAS (pthreads) this
     # "local" setting is in fact process-wide: it is set once here, before any block starts, and
     # put back only after every block has finished, so that a block never sees the other's
     # setting and the caller's BLAS threads are as they were afterwards.
-    previous = local(1)
+    previous = local(1) if local is not None else None
     futures = []
     try:
-        futures = [_state["pool"].submit(fn, lo, hi) for lo, hi in zip(edges[1:-1], edges[2:])]
-        fn(edges[0], edges[1])                    # the first block runs here
+        futures = [_state["pool"].submit(fn, int(lo), int(hi)) for lo, hi in zip(edges[1:-1], edges[2:])]
+        fn(int(edges[0]), int(edges[1]))          # the first block runs here
     finally:
-        _state["wait"](futures)
-        local(previous)
+        for future in futures:
+            future.exception()                    # waits
+        if local is not None:
+            local(previous)
     for future in futures:
         future.result()                           # raises a block's exception, if any
 
 
+def numba_regions() -> ModuleType | None:
+    """:mod:`rnnkit.kernels.loops` when its ``*_blocks`` functions (one Numba parallel region
+    per call) may run here, else None and the blocks go to :func:`for_row_blocks`' pool.
+
+    A region's threads take their blocks within microseconds where the pool's hand-off cost
+    150-290 us on this 2-core VM (9 times per training step). Only with Numba's OpenMP or TBB
+    threading layer: its fallback (workqueue) hands off no faster than the pool and aborts when
+    two threads launch regions at once; and not in a process forked after one ran, where GNU
+    OpenMP aborts the child."""
+    loops = kernels.compiled_loops()
+    if loops is None or _state.get("forked"):
+        return None
+    if "layer" not in _state:
+        try:
+            loops.start_threads()
+            import numba
+            _state["layer"] = numba.threading_layer()
+        except (ValueError, RuntimeError, ImportError):   # no threading layer could start
+            _state["layer"] = None
+    return loops if _state["layer"] in ("omp", "tbb") else None
+
+
+def run_loop(name: str, args: tuple, batch: int) -> None:
+    """The compiled whole-sequence loop ``loops.<name>(*args, lo, hi)`` on every block of rows."""
+    loops = numba_regions()
+    if loops is not None:
+        getattr(loops, name + "_blocks")(*args, row_edges(batch))
+    else:
+        loop = getattr(kernels.compiled_loops(), name)
+        for_row_blocks(lambda lo, hi: loop(*args, lo, hi), batch)
+
+
+def _compiled_products(*arrays: ndarray) -> ModuleType | None:
+    """:func:`numba_regions` when it can multiply these: one float dtype, 2-D, rows contiguous."""
+    dtype = arrays[0].dtype
+    if dtype not in (np.float32, np.float64) or any(
+            a.dtype != dtype or a.ndim != 2 or a.strides[1] != dtype.itemsize for a in arrays):
+        return None
+    return numba_regions()
+
+
 def matmul(a: ndarray, b: ndarray, transpose_a: bool = False, out: ndarray | None = None) -> ndarray:
     """``a @ b`` (or ``a.T @ b``) for 2-D arrays, in blocks of a's rows over the threads. With
-    ``transpose_a`` the blocks are slices of the summed dimension, and their products are added.
-    ``out`` (not with ``transpose_a``): where to write ``a @ b``; by default reused memory
-    (:mod:`.workspace`)."""
+    ``transpose_a`` the blocks are slices of the summed dimension, and their products are added
+    in block order (the same bits every call). ``out`` (not with ``transpose_a``): where to write
+    ``a @ b``; by default reused memory (:mod:`.workspace`)."""
     M = a.shape[0]
-    n = min(blocks(), M // MIN_PRODUCT_ROWS)
+    dtype = np.result_type(a, b)
     if not transpose_a and out is None:
-        out = workspace.empty((M, b.shape[1]), np.result_type(a, b))
-    if n <= 1 or _local_threads() is None:
+        out = workspace.empty((M, b.shape[1]), dtype)
+    edges = row_edges(M, MIN_PRODUCT_ROWS)
+    n = len(edges) - 1
+    if n == 1:
         if transpose_a:
             return a.T @ b
         return np.matmul(a, b, out=out)
     if not transpose_a:
-        for_row_blocks(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), M, MIN_PRODUCT_ROWS)
+        if b.T.flags.c_contiguous and not b.flags.c_contiguous:
+            W, transpose = b.T, True              # a @ W.T: BLAS reads W transposed, no copy
+        else:
+            W, transpose = np.ascontiguousarray(b), False
+        loops = _compiled_products(a, W, out)
+        if loops is not None:
+            loops.matmul_blocks(a, W, out, transpose, edges)
+        else:
+            for_row_blocks(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), M, MIN_PRODUCT_ROWS)
         return out
-    parts = {}
-
-    def part(lo, hi):
-        parts[lo] = np.matmul(a[lo:hi].T, b[lo:hi], out=workspace.empty((a.shape[1], b.shape[1]), np.result_type(a, b)))
-    for_row_blocks(part, M, MIN_PRODUCT_ROWS)
-    starts = sorted(parts)                        # a fixed order: the same bits every call
-    out = parts[starts[0]]
-    for lo in starts[1:]:
-        out += parts[lo]
+    parts = workspace.empty((n, a.shape[1], b.shape[1]), dtype)
+    loops = _compiled_products(a, b)
+    if loops is not None:
+        loops.matmul_tn_blocks(a, b, parts, edges)
+    else:
+        block = {int(lo): k for k, lo in enumerate(edges[:-1])}
+        for_row_blocks(lambda lo, hi: np.matmul(a[lo:hi].T, b[lo:hi], out=parts[block[lo]]), M, MIN_PRODUCT_ROWS)
+    out = parts[0]
+    for k in range(1, n):
+        out += parts[k]
     return out

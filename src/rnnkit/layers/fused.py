@@ -71,7 +71,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
         if compiled:
-            parallel.for_row_blocks(lambda lo, hi: compiled.rnn_forward(xp, hs, Wh, bh, act, lo, hi), B)
+            parallel.run_loop("rnn_forward", (xp, hs, Wh, bh, act), B)
         else:
             step = kernels.get("rnn_forward")
             for t in range(T):
@@ -82,7 +82,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
         cs, tanh_c = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, H), dtype)
         cs[0] = state[1]
         if compiled:
-            parallel.for_row_blocks(lambda lo, hi: compiled.lstm_forward(xp, hs, cs, tanh_c, Wh, bh, lo, hi), B)
+            parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, Wh, bh), B)
         else:
             step = kernels.get("lstm_forward")
             for t in range(T):
@@ -91,7 +91,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
         return hs, (hs[T], cs[T]), (xp, cs, tanh_c)
     hp_n = workspace.empty((T, B, H), dtype)
     if compiled:
-        parallel.for_row_blocks(lambda lo, hi: compiled.gru_forward(xp, hs, hp_n, Wh, bh, lo, hi), B)
+        parallel.run_loop("gru_forward", (xp, hs, hp_n, Wh, bh), B)
     else:
         step = kernels.get("gru_forward")
         for t in range(T):
@@ -115,7 +115,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
         act = ACTIVATION_CODES[cell.nonlinearity]
         da = dy                                           # each element read before written
         if compiled:
-            parallel.for_row_blocks(lambda lo, hi: compiled.rnn_backward(dy, hs, da, dh_rec, WhT, act, lo, hi), B)
+            parallel.run_loop("rnn_backward", (dy, hs, da, dh_rec, WhT, act), B)
         else:
             step = kernels.get("rnn_backward")
             for t in reversed(range(T)):
@@ -127,8 +127,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
         da = workspace.empty((T, B, 4 * H), dtype)
         dc = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[1], dtype)
         if compiled:
-            parallel.for_row_blocks(
-                lambda lo, hi: compiled.lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, lo, hi), B)
+            parallel.run_loop("lstm_backward", (dy, gates, cs, tanh_c, da, dh_rec, dc, WhT), B)
         else:
             step = kernels.get("lstm_backward")
             for t in reversed(range(T)):
@@ -154,8 +153,7 @@ def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cac
     carry = np.zeros((B, H), dtype)                       # z * dh: reaches h_prev directly
     compiled = kernels.compiled_loops()
     if compiled:
-        parallel.for_row_blocks(
-            lambda lo, hi: compiled.gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, lo, hi), B)
+        parallel.run_loop("gru_backward", (dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT), B)
     else:
         step = kernels.get("gru_backward")
         for t in reversed(range(T)):
