@@ -105,17 +105,41 @@ def _gemm_tn(A, B, C):
     return impl
 
 
+# The loops keep their buffers time-major (step t's rows are one contiguous block), and meet the
+# caller's batch-major ``(B, T, H)`` arrays one row at a time: each step's new h goes to ``y``
+# as well, and each step's ``dy`` comes from there, while the rows are in cache (a separate
+# transposing copy of the whole sequence cost ~0.25 ms per direction at (32, 100, 128)).
+
 @jit
-def rnn_forward(xp, hs, Wh, bh, act, lo, hi):
+def put_rows(src, dst, t, lo, hi):
+    """``dst[b, t] = src[b - lo]`` for b in lo:hi; ``dst: (B, T, H)``."""
+    for b in range(lo, hi):
+        row, out = src[b - lo], dst[b, t]
+        for j in range(out.shape[0]):
+            out[j] = row[j]
+
+
+@jit
+def take_rows(src, t, dst, lo, hi):
+    """``dst[b - lo] = src[b, t]`` for b in lo:hi; ``src: (B, T, H)``."""
+    for b in range(lo, hi):
+        row, out = src[b, t], dst[b - lo]
+        for j in range(out.shape[0]):
+            out[j] = row[j]
+
+
+@jit
+def rnn_forward(xp, hs, y, Wh, bh, act, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.rnn_forward(a, xp[t, lo:hi], bh, hs[t + 1, lo:hi], act)
+        put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
 
 @jit
-def lstm_forward(xp, hs, cs, tanh_c, Wh, bh, lo, hi):
+def lstm_forward(xp, hs, cs, tanh_c, y, Wh, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     p, q, r = compiled.lstm_coefficients(a)
@@ -123,36 +147,44 @@ def lstm_forward(xp, hs, cs, tanh_c, Wh, bh, lo, hi):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.lstm_forward_with(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi],
                                    tanh_c[t, lo:hi], p, q, r)
+        put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
 
 @jit
-def gru_forward(xp, hs, hp_n, Wh, bh, lo, hi):
+def gru_forward(xp, hs, hp_n, y, Wh, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
         compiled.gru_forward(a, xp[t, lo:hi], bh, hs[t, lo:hi], hp_n[t, lo:hi], hs[t + 1, lo:hi])
+        put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
 
 @jit
 def rnn_backward(dy, hs, da, dh_rec, WhT, act, lo, hi):
-    for t in range(dy.shape[0] - 1, -1, -1):
-        compiled.rnn_backward(dy[t, lo:hi], dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
+    dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
+    for t in range(dy.shape[1] - 1, -1, -1):
+        take_rows(dy, t, dy_t, lo, hi)
+        compiled.rnn_backward(dy_t, dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
         gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
 
 
 @jit
 def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, lo, hi):
-    for t in range(dy.shape[0] - 1, -1, -1):
-        compiled.lstm_backward(dy[t, lo:hi], dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
+    dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
+    for t in range(dy.shape[1] - 1, -1, -1):
+        take_rows(dy, t, dy_t, lo, hi)
+        compiled.lstm_backward(dy_t, dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
                                tanh_c[t, lo:hi], da[t, lo:hi])
         gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
 
 
 @jit
 def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, lo, hi):
-    for t in range(dy.shape[0] - 1, -1, -1):
-        compiled.gru_backward(dy[t, lo:hi], dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
+    dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
+    for t in range(dy.shape[1] - 1, -1, -1):
+        take_rows(dy, t, dy_t, lo, hi)
+        compiled.gru_backward(dy_t, dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
                               hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
         gemm(dhp[t, lo:hi], WhT, dh_rec[lo:hi], False)
 
@@ -173,26 +205,26 @@ def start_threads():
 
 
 @pjit
-def rnn_forward_blocks(xp, hs, Wh, bh, act, edges):
+def rnn_forward_blocks(xp, hs, y, Wh, bh, act, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        rnn_forward(xp, hs, Wh, bh, act, edges[k], edges[k + 1])
+        rnn_forward(xp, hs, y, Wh, bh, act, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def lstm_forward_blocks(xp, hs, cs, tanh_c, Wh, bh, edges):
+def lstm_forward_blocks(xp, hs, cs, tanh_c, y, Wh, bh, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        lstm_forward(xp, hs, cs, tanh_c, Wh, bh, edges[k], edges[k + 1])
+        lstm_forward(xp, hs, cs, tanh_c, y, Wh, bh, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def gru_forward_blocks(xp, hs, hp_n, Wh, bh, edges):
+def gru_forward_blocks(xp, hs, hp_n, y, Wh, bh, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        gru_forward(xp, hs, hp_n, Wh, bh, edges[k], edges[k + 1])
+        gru_forward(xp, hs, hp_n, y, Wh, bh, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 

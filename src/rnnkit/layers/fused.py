@@ -51,12 +51,22 @@ def fused_kind(cell: Cell) -> str | None:
     return None
 
 
-def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, State, tuple]:
-    """x: (T*B, D) time-major, state: (B, H) arrays -> hs: (T + 1, B, H), final state, buffers."""
+def time_major(x: ndarray, dtype=None) -> ndarray:
+    """``(B, T, F)`` -> a C-contiguous ``(T, B, F)`` copy (or the reverse), from reused memory."""
+    out = workspace.empty((x.shape[1], x.shape[0]) + x.shape[2:], dtype or x.dtype)
+    np.copyto(out, x.transpose(1, 0, *range(2, x.ndim)))
+    return out
+
+
+def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, ndarray, State, tuple]:
+    """x: (T*B, D) time-major, state: (B, H) arrays -> hs: (T + 1, B, H), the outputs
+    y: (B, T, H) (hs[1:] batch-major: the compiled loops write each step's rows to both),
+    final state, buffers."""
     P = cell.params
     T, B, H, dtype = steps, state[0].shape[0], cell.hidden_size, cell.dtype
     kind, compiled = fused_kind(cell), kernels.compiled_loops()
     hs = workspace.empty((T + 1, B, H), dtype)
+    y = workspace.empty((B, T, H), dtype) if compiled else None
     hs[0] = state[0]
     if kind == "rnn" and x.dtype == dtype and P["Wx"].dtype == dtype:
         # the RNN's projection goes where its outputs will be: step t reads xp[t] and writes
@@ -71,49 +81,54 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
         if compiled:
-            parallel.run_loop("rnn_forward", (xp, hs, Wh, bh, act), B)
+            parallel.run_loop("rnn_forward", (xp, hs, y, Wh, bh, act), B)
         else:
             step = kernels.get("rnn_forward")
             for t in range(T):
                 np.matmul(hs[t], Wh, out=a)
                 step(a, xp[t], bh, hs[t + 1], act)
-        return hs, (hs[T],), ()
+            y = time_major(hs[1:])
+        return hs, y, (hs[T],), ()
     if kind == "lstm":
         cs, tanh_c = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, H), dtype)
         cs[0] = state[1]
         if compiled:
-            parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, Wh, bh), B)
+            parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, y, Wh, bh), B)
         else:
             step = kernels.get("lstm_forward")
             for t in range(T):
                 np.matmul(hs[t], Wh, out=a)
                 step(a, xp[t], bh, cs[t], cs[t + 1], hs[t + 1], tanh_c[t])
-        return hs, (hs[T], cs[T]), (xp, cs, tanh_c)
+            y = time_major(hs[1:])
+        return hs, y, (hs[T], cs[T]), (xp, cs, tanh_c)
     hp_n = workspace.empty((T, B, H), dtype)
     if compiled:
-        parallel.run_loop("gru_forward", (xp, hs, hp_n, Wh, bh), B)
+        parallel.run_loop("gru_forward", (xp, hs, hp_n, y, Wh, bh), B)
     else:
         step = kernels.get("gru_forward")
         for t in range(T):
             np.matmul(hs[t], Wh, out=a)
             step(a, xp[t], bh, hs[t], hp_n[t], hs[t + 1])
-    return hs, (hs[T],), (xp, hp_n)
+        y = time_major(hs[1:])
+    return hs, y, (hs[T],), (xp, hp_n)
 
 
 def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -> tuple[ndarray, State, Grads]:
-    """dy: (T, B, H) time-major -> dx: (T*B, D), gradient of the initial state, grads.
-    dy is overwritten (the caller's own time-major copy): the RNN's ``da``, the same shape, goes
-    there, which saves one ``(T, B, H)`` array at the peak of a long sequence."""
+    """dy: (B, T, H) -> dx: (T*B, D) time-major, gradient of the initial state, grads.
+    The compiled loops read dy's rows step by step; the Python loops take a time-major copy."""
     P = cell.params
     B, T = cache.shape
     H, dtype = cell.hidden_size, cell.dtype
+    compiled = kernels.compiled_loops()
+    dy = np.ascontiguousarray(dy, dtype) if compiled else time_major(dy, dtype)
     hs, WhT = cache.hs, workspace.empty(P["Wh"].shape[::-1], dtype)
     np.copyto(WhT, P["Wh"].T)
     dh_rec = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[0], dtype)  # dh from step t + 1
-    kind, compiled = fused_kind(cell), kernels.compiled_loops()
+    kind = fused_kind(cell)
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
-        da = dy                                           # each element read before written
+        # the Python loop's dy is its own copy: da, the same shape, overwrites it
+        da = workspace.empty((T, B, H), dtype) if compiled else dy
         if compiled:
             parallel.run_loop("rnn_backward", (dy, hs, da, dh_rec, WhT, act), B)
         else:

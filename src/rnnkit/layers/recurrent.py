@@ -8,8 +8,8 @@ from numpy import ndarray
 
 from .._types import Grads, Params, State
 from ..cells.base import Cell
-from ..kernels import workspace
 from . import fused
+from .fused import time_major
 
 
 def step_mask(lengths: ndarray | None, steps: int) -> ndarray | None:
@@ -27,13 +27,6 @@ def reverse_index(lengths: ndarray | None, batch: int, steps: int) -> ndarray:
         return np.broadcast_to(steps - 1 - t, (batch, steps))
     L = lengths[:, None]
     return np.where(t < L, L - 1 - t, t)
-
-
-def time_major(x: ndarray, dtype=None) -> ndarray:
-    """``(B, T, F)`` -> a C-contiguous ``(T, B, F)`` copy (or the reverse), from reused memory."""
-    out = workspace.empty((x.shape[1], x.shape[0]) + x.shape[2:], dtype or x.dtype)
-    np.copyto(out, x.transpose(1, 0, *range(2, x.ndim)))
-    return out
 
 
 def gather_time(x: ndarray, index: ndarray) -> ndarray:
@@ -90,8 +83,9 @@ class Recurrent:
         x_tm = time_major(x).reshape(T * B, D)
         state = cell.zero_state(B) if state is None else tuple(s[0] for s in state)
         if mask is None and fused.fused_kind(cell) is not None:
-            hs, state, buffers = fused.forward(cell, x_tm, state, T)
-            y = time_major(hs[1:]) if index is None else gather_time(hs[1:].transpose(1, 0, 2), index)
+            hs, y, state, buffers = fused.forward(cell, x_tm, state, T)
+            if index is not None:
+                y = gather_time(y, index)
             cache = fused.FusedCache(x_tm, hs, buffers, index, (B, T))
             return y, tuple(s[None] for s in state), cache
         xp = cell.project_inputs(x_tm).reshape(T, B, -1)
@@ -124,7 +118,7 @@ class Recurrent:
             dy = gather_time(dy, index)
         if isinstance(cache, fused.FusedCache):
             d = None if dstate is None else tuple(s[0] for s in dstate)
-            dx, d, grads = fused.backward(cell, time_major(dy, cell.dtype), d, cache)   # a copy: may be overwritten
+            dx, d, grads = fused.backward(cell, dy, d, cache)
             dx = dx.reshape(T, B, -1)
             dx = time_major(dx) if index is None else gather_time(dx.transpose(1, 0, 2), index)
             grads = {k: grads[k] for k in self.params}
