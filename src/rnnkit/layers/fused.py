@@ -74,9 +74,8 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
         xp = parallel.matmul(x, P["Wx"], out=hs[1:].reshape(T * B, H))
     else:
         xp = parallel.matmul(x, P["Wx"], out=workspace.empty((T * B, P["Wx"].shape[1]), dtype))
-    xp += P["bx"]
     xp = xp.reshape(T, B, -1)                     # each step's slice becomes its gate activations
-    Wh, bh = P["Wh"], P["bh"]
+    Wh, bh = P["Wh"], _step_bias(kind, P["bx"], P["bh"], xp)
     a = np.empty((B, xp.shape[2]), dtype)         # h Wh, reused every step
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
@@ -111,6 +110,18 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
             step(a, xp[t], bh, hs[t], hp_n[t], hs[t + 1])
         y = time_major(hs[1:])
     return hs, y, (hs[T],), (xp, hp_n)
+
+
+def _step_bias(kind: str, bx: ndarray, bh: ndarray, xp: ndarray) -> ndarray:
+    """The kernels' ``bias``, with the input bias folded in where the cell adds the two anyway:
+    ``xp = x Wx`` then needs no pass of its own for ``+ bx`` (~1 ms of the LSTM step at
+    (32, 100, 64, 128)). The GRU's n block keeps them apart (``r`` multiplies only ``bh_n``), so
+    ``bx_n`` is added to xp's n block."""
+    if kind != "gru":
+        return bx + bh
+    H = bh.shape[0] // 3
+    xp[:, :, 2 * H:] += bx[2 * H:]
+    return np.concatenate([bx[:2 * H] + bh[:2 * H], bh[2 * H:]])
 
 
 def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -> tuple[ndarray, State, Grads]:
