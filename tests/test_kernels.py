@@ -203,6 +203,25 @@ def test_blocked_matmul(dtype, transpose_a, backend, monkeypatch):
         kernels.set_backend(previous)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_blocked_column_sums(dtype, backend, monkeypatch):
+    """Bias gradients: a.sum(axis=0) in blocks of rows; both backends give the same bits."""
+    from rnnkit.kernels import parallel
+    if backend == "numba":
+        compiled_or_skip()
+    monkeypatch.setitem(parallel._state, "blocks", 3)
+    a = np.random.default_rng(6).standard_normal((3 * parallel.MIN_PRODUCT_ROWS + 5, 9)).astype(dtype)
+    edges = parallel.row_edges(len(a), parallel.MIN_PRODUCT_ROWS)
+    in_order = sum(a[lo:hi].sum(axis=0) for lo, hi in zip(edges[:-1], edges[1:]))
+    previous = kernels.set_backend(backend)
+    try:
+        np.testing.assert_array_equal(parallel.column_sums(a), in_order)
+    finally:
+        kernels.set_backend(previous)
+    np.testing.assert_allclose(in_order, a.sum(axis=0), rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
 def test_blas_threads_are_as_they_were_after_parallel_blocks(monkeypatch):
     """The blocks run with one BLAS thread each and put the caller's count back afterwards, also
     when a block raises (the setting is process-wide in NumPy's OpenBLAS)."""

@@ -270,6 +270,18 @@ def matmul_tn_blocks(A, B, parts, edges):
     blas_threads_local(previous)
 
 
+@pjit
+def column_sums_blocks(A, parts, edges):
+    """``parts[k] = A[lo:hi].sum(axis=0)`` for each block k, rows added in order (as NumPy does)."""
+    for k in prange(edges.shape[0] - 1):
+        part = parts[k]
+        part[:] = 0
+        for i in range(edges[k], edges[k + 1]):
+            row = A[i]
+            for j in range(part.shape[0]):
+                part[j] += row[j]
+
+
 @jit
 def rnn_step(xp, h, Wh, bias, h_new, act):
     a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)

@@ -179,3 +179,23 @@ def matmul(a: ndarray, b: ndarray, transpose_a: bool = False, out: ndarray | Non
     for k in range(1, n):
         out += parts[k]
     return out
+
+
+def column_sums(a: ndarray) -> ndarray:
+    """``a.sum(axis=0)`` for a 2-D array (a bias gradient), in blocks of rows over the threads,
+    the blocks' sums added in block order."""
+    edges = row_edges(a.shape[0], MIN_PRODUCT_ROWS)
+    n = len(edges) - 1
+    if n == 1:
+        return a.sum(axis=0)
+    parts = np.empty((n, a.shape[1]), a.dtype)
+    loops = _compiled_products(a)
+    if loops is not None:
+        loops.column_sums_blocks(a, parts, edges)
+    else:
+        block = {int(lo): k for k, lo in enumerate(edges[:-1])}
+        for_row_blocks(lambda lo, hi: np.sum(a[lo:hi], axis=0, out=parts[block[lo]]), a.shape[0], MIN_PRODUCT_ROWS)
+    out = parts[0]
+    for k in range(1, n):
+        out += parts[k]
+    return out

@@ -111,5 +111,5 @@ class Dense:
         dx = parallel.matmul(dy2, self.params["W"].T)      # y = x W    -> dx = dy W^T
         grads: Grads = {"W": parallel.matmul(cache.x, dy2, True)}   # -> dW = x^T dy, one product
         if self.use_bias:
-            grads["b"] = dy2.sum(axis=0)                   # y = ... + b -> db = sum over rows
+            grads["b"] = parallel.column_sums(dy2)         # y = ... + b -> db = sum over rows
         return dx.reshape(cache.shape), grads

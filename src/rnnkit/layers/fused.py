@@ -163,7 +163,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
     else:
         return _gru_backward(cell, dy, dh_rec, WhT, cache)
     da = da.reshape(T * B, -1)
-    db = da.sum(axis=0)                                   # the same for bx and bh
+    db = parallel.column_sums(da)                         # the same for bx and bh
     grads = {"Wx": parallel.matmul(cache.x, da, True), "bx": db,   # xp = x Wx + bx, all steps at once
              "Wh": parallel.matmul(hs[:T].reshape(T * B, H), da, True), "bh": db.copy()}
     return parallel.matmul(da, P["Wx"].T), dstate0, grads
@@ -188,10 +188,10 @@ def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cac
     dhp, dxp_n = dhp.reshape(T * B, -1), dxp_n.reshape(T * B, H)
     x, Wx = cache.x, P["Wx"]
     # dxp shares dhp's r and z blocks (a_rz = xp_rz + hp_rz) and has its own n block
-    dbh = dhp.sum(axis=0)
+    dbh = parallel.column_sums(dhp)
     grads = {"Wx": np.concatenate([parallel.matmul(x, dhp[:, :2 * H], True),
                                    parallel.matmul(x, dxp_n, True)], axis=1),
-             "bx": np.concatenate([dbh[:2 * H], dxp_n.sum(axis=0)]),
+             "bx": np.concatenate([dbh[:2 * H], parallel.column_sums(dxp_n)]),
              "Wh": parallel.matmul(hs[:T].reshape(T * B, H), dhp, True), "bh": dbh}
     dx = parallel.matmul(dhp[:, :2 * H], Wx[:, :2 * H].T)
     dx += parallel.matmul(dxp_n, Wx[:, 2 * H:].T)
