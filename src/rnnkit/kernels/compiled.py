@@ -166,39 +166,40 @@ def rnn_backward(dy, dh_rec, h_new, da, act):
                 db[j] = (yb[j] + rb[j]) * (hb[j] * (one - hb[j]))
 
 
-@jit
-def lstm_coefficients(gates):
-    """``(p, q, r): (4H,)`` with ``p + q * tanh(r * s)`` = sigmoid(s) on the i, f, o blocks and
-    tanh(s) on the g block: one flat loop over all four blocks vectorises twice as well as a
-    loop per block."""
-    G = gates.shape[1]
-    H = G // 4
-    p, q, r = np.full(G, 0.5, gates.dtype), np.full(G, 0.5, gates.dtype), np.full(G, 0.5, gates.dtype)
-    p[2 * H:3 * H], q[2 * H:3 * H], r[2 * H:3 * H] = 0.0, 1.0, 1.0
-    return p, q, r
-
+# Each gate's loop works on slices (``gb[H:2 * H]``) rather than offsets (``gb[H + j]``): Numba
+# cannot tell that ``H + j`` is non-negative, so every offset access carried a negative-index
+# check that kept LLVM from vectorising the loop (measured 6x slower on the LSTM's gates).
 
 @jit
-def lstm_forward_with(a, gates, bias, c, c_new, h_new, tanh_c, p, q, r):
-    """:func:`lstm_forward` with the coefficients of :func:`lstm_coefficients` given."""
-    B, H = c.shape
-    for b in range(B):
-        ab, gb, cb, cn, hn, tc = a[b], gates[b], c[b], c_new[b], h_new[b], tanh_c[b]
-        # in place, so it vectorises (a loop reading one block while writing another would not)
-        for k in range(4 * H):
-            gb[k] = p[k] + q[k] * tanh(r[k] * (gb[k] + ab[k] + bias[k]))
-        for j in range(H):
-            cj = gb[H + j] * cb[j] + gb[j] * gb[2 * H + j]
-            cn[j] = cj
-            t = tanh(cj)
-            tc[j] = t
-            hn[j] = gb[3 * H + j] * t
+def lstm_units(ab, gb, bias, cb, cn, hn, tc, u0, u1):
+    """One row of :func:`lstm_forward` for hidden units ``u0:u1``: ``ab`` holds h Wh for those
+    units' i, f, g, o columns side by side (``n = u1 - u0`` each; the whole row when
+    ``u0, u1 = 0, H``), ``gb`` the row of xp in the usual layout."""
+    H = cb.shape[0]
+    n = u1 - u0
+    for k in range(4):                    # in place, one loop per gate, so each vectorises
+        s, ak, bk = gb[k * H + u0:k * H + u1], ab[k * n:(k + 1) * n], bias[k * H + u0:k * H + u1]
+        if k == 2:
+            for j in range(n):
+                s[j] = tanh(s[j] + ak[j] + bk[j])
+        else:
+            for j in range(n):
+                s[j] = sigmoid(s[j] + ak[j] + bk[j])
+    i, f, g, o = gb[u0:u1], gb[H + u0:H + u1], gb[2 * H + u0:2 * H + u1], gb[3 * H + u0:3 * H + u1]
+    c0, c1, h1, t1 = cb[u0:u1], cn[u0:u1], hn[u0:u1], tc[u0:u1]
+    for j in range(n):
+        cj = f[j] * c0[j] + i[j] * g[j]
+        c1[j] = cj
+        t = tanh(cj)
+        t1[j] = t
+        h1[j] = o[j] * t
 
 
 @jit
 def lstm_forward(a, gates, bias, c, c_new, h_new, tanh_c):
-    p, q, r = lstm_coefficients(gates)
-    lstm_forward_with(a, gates, bias, c, c_new, h_new, tanh_c, p, q, r)
+    B, H = c.shape
+    for b in range(B):
+        lstm_units(a[b], gates[b], bias, c[b], c_new[b], h_new[b], tanh_c[b], 0, H)
 
 
 @jit
@@ -207,16 +208,17 @@ def lstm_backward(dy, dh_rec, dc, gates, c, tanh_c, da):
     one = c.dtype.type(1)
     for b in range(B):
         yb, rb, dcb, gb, cb, tc, db = dy[b], dh_rec[b], dc[b], gates[b], c[b], tanh_c[b], da[b]
+        i, f, g, o = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
+        di, df, dg, do = db[:H], db[H:2 * H], db[2 * H:3 * H], db[3 * H:]
         for j in range(H):
-            i, f, g, o = gb[j], gb[H + j], gb[2 * H + j], gb[3 * H + j]
             dh = yb[j] + rb[j]
-            t = tc[j]
-            db[3 * H + j] = dh * t * o * (one - o)
-            dcn = dcb[j] + dh * o * (one - t * t)
-            db[j] = dcn * g * i * (one - i)
-            db[H + j] = dcn * cb[j] * f * (one - f)
-            db[2 * H + j] = dcn * i * (one - g * g)
-            dcb[j] = dcn * f
+            t, oj, ij, gj, fj = tc[j], o[j], i[j], g[j], f[j]
+            do[j] = dh * t * oj * (one - oj)
+            dcn = dcb[j] + dh * oj * (one - t * t)
+            di[j] = dcn * gj * ij * (one - ij)
+            df[j] = dcn * cb[j] * fj * (one - fj)
+            dg[j] = dcn * ij * (one - gj * gj)
+            dcb[j] = dcn * fj
 
 
 @jit
@@ -224,16 +226,18 @@ def gru_forward(a, gates, bias, h, hp_n, h_new):
     B, H = h.shape
     for b in range(B):
         ab, gb, hb, pb, hn = a[b], gates[b], h[b], hp_n[b], h_new[b]
-        for k in range(2 * H):          # in place, so it vectorises (see lstm_forward_with)
-            gb[k] = sigmoid(gb[k] + (ab[k] + bias[k]))
-        for j in range(H):              # n goes to a first: this loop reads gates, writes a
-            p = ab[2 * H + j] + bias[2 * H + j]
+        for k in range(2):              # r and z in place, one loop each, so each vectorises
+            s, ak, bk = gb[k * H:(k + 1) * H], ab[k * H:(k + 1) * H], bias[k * H:(k + 1) * H]
+            for j in range(H):
+                s[j] = sigmoid(s[j] + (ak[j] + bk[j]))
+        r, z, n = gb[:H], gb[H:2 * H], gb[2 * H:]
+        an, bn = ab[2 * H:], bias[2 * H:]
+        for j in range(H):
+            p = an[j] + bn[j]
             pb[j] = p
-            n = tanh(gb[2 * H + j] + gb[j] * p)
-            ab[2 * H + j] = n
-            hn[j] = n + gb[H + j] * (hb[j] - n)
-        for j in range(2 * H, 3 * H):
-            gb[j] = ab[j]
+            nj = tanh(n[j] + r[j] * p)
+            n[j] = nj
+            hn[j] = nj + z[j] * (hb[j] - nj)
 
 
 @jit
@@ -242,12 +246,14 @@ def gru_backward(dy, dh_rec, carry, gates, h, hp_n, dhp, dxp_n):
     one = h.dtype.type(1)
     for b in range(B):
         yb, rb, cb, gb, hb, pb, db, dnb = dy[b], dh_rec[b], carry[b], gates[b], h[b], hp_n[b], dhp[b], dxp_n[b]
+        r, z, n = gb[:H], gb[H:2 * H], gb[2 * H:]
+        dr, dz, dn = db[:H], db[H:2 * H], db[2 * H:]
         for j in range(H):
-            r, z, n = gb[j], gb[H + j], gb[2 * H + j]
+            rj, zj, nj = r[j], z[j], n[j]
             dh = yb[j] + rb[j] + cb[j]
-            dan = dh * (one - z) * (one - n * n)
+            dan = dh * (one - zj) * (one - nj * nj)
             dnb[j] = dan
-            db[H + j] = dh * (hb[j] - n) * z * (one - z)
-            db[j] = dan * pb[j] * r * (one - r)
-            db[2 * H + j] = dan * r
-            cb[j] = dh * z
+            dz[j] = dh * (hb[j] - nj) * zj * (one - zj)
+            dr[j] = dan * pb[j] * rj * (one - rj)
+            dn[j] = dan * rj
+            cb[j] = dh * zj

@@ -67,7 +67,6 @@ def generate(kind, act, E, Wx, bx, Wh, bh, Wd, bd, h, c, logits, u, temperature,
     h_new, c_new, tanh_c = np.empty((1, H), dtype), np.empty((1, H), dtype), np.empty((1, H), dtype)
     hp_n = np.empty((1, H), dtype)
     z = np.empty((1, Wd.shape[1]), dtype)
-    p, q, r = compiled.lstm_coefficients(xp)
     previous = blas_threads_local(1)
     n = 0
     for i in range(u.shape[0]):
@@ -83,7 +82,7 @@ def generate(kind, act, E, Wx, bx, Wh, bh, Wd, bd, h, c, logits, u, temperature,
             if kind == 0:
                 compiled.rnn_forward(a, xp, bh[l], h_new, act)
             elif kind == 1:
-                compiled.lstm_forward_with(a, xp, bh[l], c[l], c_new, h_new, tanh_c, p, q, r)
+                compiled.lstm_forward(a, xp, bh[l], c[l], c_new, h_new, tanh_c)
                 c[l] = c_new
             else:
                 compiled.gru_forward(a, xp, bh[l], h[l], hp_n, h_new)

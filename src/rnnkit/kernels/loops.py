@@ -67,8 +67,9 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
 def gemm(A, W, C, transpose):
-    """``C = A @ W`` (or ``A @ W.T``), all row-major with contiguous rows. One row goes to
-    ``gemv``: ``gemm`` would copy (pack) all of W for a single row (5x slower at H = 256)."""
+    """``C = A @ W`` (or ``A @ W.T``), all row-major with contiguous rows (any row strides). One
+    row goes to ``gemv``: ``gemm`` would copy (pack) all of W for a single row (5x slower at
+    H = 256)."""
 
 
 @overload(gemm)
@@ -79,13 +80,14 @@ def _gemm(A, W, C, transpose):
         M, K = A.shape
         N = C.shape[1]
         one, zero = C.dtype.type(1), C.dtype.type(0)
+        ldw = W.strides[0] // W.itemsize
         if M == 1:   # c = W^T a (or W a): W is (K, N) row-major, or (N, K) when transposed
             rows, cols = W.shape
-            mv(ROW_MAJOR, NO_TRANS if transpose else TRANS, rows, cols, one, W.ctypes.data, cols,
+            mv(ROW_MAJOR, NO_TRANS if transpose else TRANS, rows, cols, one, W.ctypes.data, ldw,
                A.ctypes.data, 1, zero, C.ctypes.data, 1)
             return
         mm(ROW_MAJOR, NO_TRANS, TRANS if transpose else NO_TRANS, M, N, K, one, A.ctypes.data,
-           A.strides[0] // A.itemsize, W.ctypes.data, W.shape[1], zero, C.ctypes.data, C.strides[0] // C.itemsize)
+           A.strides[0] // A.itemsize, W.ctypes.data, ldw, zero, C.ctypes.data, C.strides[0] // C.itemsize)
     return impl
 
 
@@ -142,11 +144,9 @@ def rnn_forward(xp, hs, y, Wh, bh, act, lo, hi):
 def lstm_forward(xp, hs, cs, tanh_c, y, Wh, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
-    p, q, r = compiled.lstm_coefficients(a)
     for t in range(T):
         gemm(hs[t, lo:hi], Wh, a, False)
-        compiled.lstm_forward_with(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi],
-                                   tanh_c[t, lo:hi], p, q, r)
+        compiled.lstm_forward(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi], tanh_c[t, lo:hi])
         put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
 
