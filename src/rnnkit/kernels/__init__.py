@@ -15,7 +15,13 @@ Two implementations with the same signatures and the same numbers (to float roun
   vectorises; in float64 it calls the exact ``tanh``, so gradient checks hold to 1e-6.
 
 ``RNNKIT_KERNELS=numpy`` (or ``numba``) in the environment, or :func:`set_backend`, chooses;
-the default ``auto`` takes Numba when it imports.
+the default ``auto`` takes Numba when it imports. Besides the step kernels both modules have
+``softmax_xent``, softmax cross-entropy and its gradient in one pass per row (the compiled one
+with a vectorised float32 ``exp`` within 3e-7).
+
+For whoever edits them: Numba's on-disk cache of a function is checked against its own file
+only, and :mod:`.loops` inlines the kernels of :mod:`.compiled`: after changing ``compiled.py``,
+delete ``kernels/__pycache__/*.nbi`` and ``*.nbc``, or ``loops`` keeps running the old kernels.
 """
 from __future__ import annotations
 

@@ -168,34 +168,33 @@ def matmul(a: ndarray, b: ndarray, transpose_a: bool = False, out: ndarray | Non
         else:
             for_row_blocks(lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]), M, MIN_PRODUCT_ROWS)
         return out
-    parts = workspace.empty((n, a.shape[1], b.shape[1]), dtype)
     loops = _compiled_products(a, b)
-    if loops is not None:
-        loops.matmul_tn_blocks(a, b, parts, edges)
-    else:
-        block = {int(lo): k for k, lo in enumerate(edges[:-1])}
-        for_row_blocks(lambda lo, hi: np.matmul(a[lo:hi].T, b[lo:hi], out=parts[block[lo]]), M, MIN_PRODUCT_ROWS)
-    out = parts[0]
-    for k in range(1, n):
-        out += parts[k]
-    return out
+    return _summed_blocks(M, (a.shape[1], b.shape[1]), dtype, loops and loops.matmul_tn_blocks, (a, b),
+                          lambda lo, hi, part: np.matmul(a[lo:hi].T, b[lo:hi], out=part))
 
 
 def column_sums(a: ndarray) -> ndarray:
     """``a.sum(axis=0)`` for a 2-D array (a bias gradient), in blocks of rows over the threads,
     the blocks' sums added in block order."""
-    edges = row_edges(a.shape[0], MIN_PRODUCT_ROWS)
-    n = len(edges) - 1
-    if n == 1:
+    if len(row_edges(a.shape[0], MIN_PRODUCT_ROWS)) == 2:
         return a.sum(axis=0)
-    parts = np.empty((n, a.shape[1]), a.dtype)
     loops = _compiled_products(a)
-    if loops is not None:
-        loops.column_sums_blocks(a, parts, edges)
+    return _summed_blocks(a.shape[0], (a.shape[1],), a.dtype, loops and loops.column_sums_blocks, (a,),
+                          lambda lo, hi, part: np.sum(a[lo:hi], axis=0, out=part))
+
+
+def _summed_blocks(rows: int, shape: tuple, dtype, compiled, args: tuple, block) -> ndarray:
+    """The sum of one part per block of ``rows`` rows: ``compiled(*args, parts, edges)`` writes
+    every block's part in one Numba region, else ``block(lo, hi, part)`` does one block in the
+    pool; the parts are added in block order, so a call gives the same bits every time."""
+    edges = row_edges(rows, MIN_PRODUCT_ROWS)
+    parts = workspace.empty((len(edges) - 1,) + shape, dtype)
+    if compiled:
+        compiled(*args, parts, edges)
     else:
-        block = {int(lo): k for k, lo in enumerate(edges[:-1])}
-        for_row_blocks(lambda lo, hi: np.sum(a[lo:hi], axis=0, out=parts[block[lo]]), a.shape[0], MIN_PRODUCT_ROWS)
+        index = {int(lo): k for k, lo in enumerate(edges[:-1])}
+        for_row_blocks(lambda lo, hi: block(lo, hi, parts[index[lo]]), rows, MIN_PRODUCT_ROWS)
     out = parts[0]
-    for k in range(1, n):
+    for k in range(1, len(parts)):
         out += parts[k]
     return out
