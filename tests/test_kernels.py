@@ -334,3 +334,31 @@ def test_forked_child_runs_networks(monkeypatch):
             os._exit(0 if same else 3)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_networks_run_from_two_python_threads_at_once(monkeypatch):
+    """Two threads launching parallel regions together (a server answering two requests) get
+    the numbers each gets alone."""
+    import threading
+    from rnnkit.kernels import parallel
+    monkeypatch.setitem(parallel._state, "blocks", 2)
+    nets = [rnnkit.LSTM(3, 16, seed=0), rnnkit.GRU(3, 16, seed=1)]
+    xs = [np.random.default_rng(k).standard_normal((8 * parallel.MIN_ROWS, 20, 3)).astype(np.float32)
+          for k in range(2)]
+    alone = [net.forward(x)[0].copy() for net, x in zip(nets, xs)]
+    together, errors = [None, None], []
+
+    def run(k):
+        try:
+            for _ in range(20):
+                together[k] = nets[k].forward(xs[k])[0].copy()
+        except Exception as error:                 # noqa: BLE001 (reported below)
+            errors.append(error)
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for k in range(2):
+        np.testing.assert_array_equal(together[k], alone[k])
