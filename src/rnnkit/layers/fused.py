@@ -4,10 +4,13 @@ Same equations as the cells' ``step`` and ``step_backward`` (``Recurrent``'s tes
 to the same numbers), arranged for speed:
 
 * time-major buffers allocated once per call: ``hs: (T + 1, B, H)`` holds h_0 and every step's
-  output; the input projection ``xp = x Wx + bx: (T, B, G*H)`` is computed in one product and
-  each step overwrites its own slice with that step's gate activations, which are the cache;
+  output; the input projection ``xp = x Wx: (T, B, G*H)`` is computed in one product (the input
+  bias is added inside the kernels, with ``bh``) and each step overwrites its own slice with that
+  step's gate activations, which are the cache;
 * per step, one BLAS product ``h Wh`` into a preallocated array and one fused kernel
-  (:mod:`rnnkit.kernels`) for all the gate arithmetic;
+  (:mod:`rnnkit.kernels`) for all the gate arithmetic; the compiled loops also copy the step's
+  rows of h to the batch-major output ``y: (B, T, H)``, and in backward read the step's rows of
+  ``dy: (B, T, H)``, while those rows are in cache (the Python loops transpose whole arrays);
 * in backward, per step one kernel and one product ``dA Wh^T``, with ``Wh^T`` copied to a
   contiguous array once per call: OpenBLAS packs a transposed operand more slowly, and the
   per-step product on the copy was 10-40% faster (2 threads, H = 128 to 512); ``dWx``, ``dWh``,
