@@ -362,3 +362,17 @@ def test_networks_run_from_two_python_threads_at_once(monkeypatch):
     assert not errors
     for k in range(2):
         np.testing.assert_array_equal(together[k], alone[k])
+
+
+def test_blocks_use_numba_regions_where_openmp_loads():
+    """Not a silent fallback: with Numba's OpenMP layer importable, the blocks run in Numba's
+    regions rather than the (150-290 us per hand-off) Python pool."""
+    compiled_or_skip()
+    from rnnkit.kernels import parallel
+    if kernels.compiled_loops() is None or parallel._state.get("forked"):
+        pytest.skip("no compiled loops here")
+    try:
+        import numba.np.ufunc.omppool  # noqa: F401
+    except ImportError:
+        pytest.skip("Numba's OpenMP layer does not load here")
+    assert parallel.numba_regions() is not None
