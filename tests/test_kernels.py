@@ -371,6 +371,8 @@ def test_blocks_use_numba_regions_where_openmp_loads():
     from rnnkit.kernels import parallel
     if kernels.compiled_loops() is None or parallel._state.get("forked"):
         pytest.skip("no compiled loops here")
+    if os.environ.get("NUMBA_THREADING_LAYER", "default") not in ("default", "omp", "threadsafe"):
+        pytest.skip("another Numba threading layer was asked for")
     try:
         import numba.np.ufunc.omppool  # noqa: F401
     except ImportError:
