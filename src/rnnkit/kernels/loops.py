@@ -4,10 +4,11 @@ generation), product and kernel in one call.
 
 Each function is the Python loop of :mod:`rnnkit.layers.fused` (which documents it and runs
 when this module cannot load) compiled as one call: no interpreter overhead per step, the GIL
-released throughout, so blocks of rows run in parallel threads (:mod:`rnnkit.kernels.parallel`).
-The products call the ``cblas_?gemm`` of the OpenBLAS that NumPy loaded, single-threaded for the
-calling thread (``openblas_set_num_threads_local``): per-step products this small lose more to
-waking BLAS threads than they gain, and the parallelism is across row blocks instead.
+released throughout, so blocks of rows run in parallel threads: all blocks in one Numba parallel
+region (``*_blocks``, below), or in :mod:`rnnkit.kernels.parallel`'s pool. The products call
+the ``cblas_?gemm`` of the OpenBLAS that NumPy loaded, single-threaded (whoever runs the blocks
+sets ``openblas_set_num_threads_local`` to 1 around them; per-step products this small lose more
+to waking BLAS threads than they gain, and the parallelism is across row blocks instead).
 
 The BLAS entry points are registered with LLVM by name (``llvmlite.binding.add_symbol``) at
 import, so the machine code caches on disk like the rest; importing raises ImportError when
