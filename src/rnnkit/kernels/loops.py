@@ -194,7 +194,9 @@ def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, lo, hi):
 # One Numba parallel region per call: its threads (OpenMP's, when Numba has that layer) take
 # a block each within microseconds, where a Python thread pool's hand-off cost 150-290 us on this
 # 2-core VM, 9 times per training step. ``edges: (n + 1,)`` bounds the blocks; BLAS runs
-# single-threaded inside (set once around the region: the setting is process-wide).
+# single-threaded inside (set once around the region: the setting is process-wide). One wrapper
+# per loop rather than one taking the loop as an argument: Numba does not cache a function with
+# a function argument, and recompiling it cost 1.4-1.8 s in every new process (measured).
 
 @pjit
 def start_threads():

@@ -111,7 +111,7 @@ class SequenceClassifier:
         """(T, D) from :meth:`_base` -> (T, D'): the scaled derivative channels and the position
         channel appended, both computed from b, so an augmented b gets its own."""
         if self.derivatives:
-            db = np.diff(b, axis=0, prepend=b[:1])
+            db = _first_difference(b)
             D = b.shape[1]
             if self.normalize == "channel":   # diff(b) = diff(a) / std: scale diff(a) with its own stats
                 db = (db * self.std_[:D] - self.mean_[D:]) / self.std_[D:]
@@ -128,7 +128,7 @@ class SequenceClassifier:
         """(T, D) -> (T, 2 D) with each channel's first difference appended (0 at t = 0)."""
         if not self.derivatives:
             return a
-        return np.concatenate([a, np.diff(a, axis=0, prepend=a[:1])], axis=1)
+        return np.concatenate([a, _first_difference(a)], axis=1)
 
     # -- fitting -----------------------------------------------------------------------------
     def _check_hyperparameters(self) -> None:
@@ -338,6 +338,11 @@ class SequenceClassifier:
 
 
 __all__ = ["SequenceClassifier"]
+
+
+def _first_difference(a: ndarray) -> ndarray:
+    """(T, D) -> (T, D): each channel's change from the step before, 0 at t = 0."""
+    return np.diff(a, axis=0, prepend=a[:1])
 
 
 def _series_scaled(a: ndarray) -> ndarray:
