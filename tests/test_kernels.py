@@ -1,5 +1,6 @@
 """The fused step kernels: the Numba build against the NumPy reference, and the fast path of
 ``Recurrent`` against its general per-step loop."""
+import importlib
 import os
 import subprocess
 import sys
@@ -374,7 +375,7 @@ def test_blocks_use_numba_regions_where_openmp_loads():
     if os.environ.get("NUMBA_THREADING_LAYER", "default") not in ("default", "omp", "threadsafe"):
         pytest.skip("another Numba threading layer was asked for")
     try:
-        import numba.np.ufunc.omppool  # noqa: F401
+        importlib.import_module("numba.np.ufunc.omppool")
     except ImportError:
         pytest.skip("Numba's OpenMP layer does not load here")
     assert parallel.numba_regions() is not None
