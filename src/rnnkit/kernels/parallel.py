@@ -17,6 +17,12 @@ Who runs the blocks: with the compiled loops, one Numba parallel region per call
 thread pool (:func:`for_row_blocks`), whose hand-off cost 150-290 us here. Both give the same
 numbers: the same blocks, each with one BLAS thread.
 
+Products too small to split (fewer than ``2 * MIN_PRODUCT_ROWS`` rows) also run with one BLAS
+thread: after a multi-threaded call OpenBLAS's worker keeps spinning on its core for a while,
+and a compiled loop that starts meanwhile shares that core with it. Measured on a bidirectional
+LSTM training step at (B, T, D, H) = (16, 20, 32, 64): 26-28 ms with the small products on
+OpenBLAS's two threads, 3.1 ms with one.
+
 As many blocks as NumPy's OpenBLAS has threads (``OPENBLAS_NUM_THREADS``), each of
 at least ``MIN_ROWS`` rows; ``RNNKIT_BATCH_THREADS`` overrides the number (1 disables).
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from contextlib import contextmanager
 from types import ModuleType
 
 from .. import kernels
@@ -48,6 +55,18 @@ def _local_threads():
             local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
         _state["local"] = local
     return _state["local"]
+
+
+@contextmanager
+def one_blas_thread():
+    """NumPy's BLAS on one thread inside the block (and as before afterwards)."""
+    local = _local_threads()
+    previous = local(1) if local is not None else None
+    try:
+        yield
+    finally:
+        if local is not None:
+            local(previous)
 
 
 def blocks() -> int:
@@ -154,9 +173,8 @@ def matmul(a: ndarray, b: ndarray, transpose_a: bool = False, out: ndarray | Non
     edges = row_edges(M, MIN_PRODUCT_ROWS)
     n = len(edges) - 1
     if n == 1:
-        if transpose_a:
-            return a.T @ b
-        return np.matmul(a, b, out=out)
+        with one_blas_thread():
+            return np.matmul(a.T, b) if transpose_a else np.matmul(a, b, out=out)
     if not transpose_a:
         if b.T.flags.c_contiguous and not b.flags.c_contiguous:
             W, transpose = b.T, True              # a @ W.T: BLAS reads W transposed, no copy

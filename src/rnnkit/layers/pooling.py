@@ -20,6 +20,7 @@ import numpy as np
 from numpy import ndarray
 
 from .._types import Grads, Params, Seed, as_rng, prefixed
+from ..kernels import parallel
 
 
 def valid_mask(lengths: ndarray | None, B: int, T: int, dtype=bool) -> ndarray:
@@ -160,7 +161,9 @@ class AttentionPooling:
         if H != self.input_size:
             raise ValueError(f"AttentionPooling: expected h of shape (B, T, {self.input_size}), got {h.shape}")
         W, b, v = self.params["W"], self.params["b"], self.params["v"]
-        u = np.tanh(h @ W + b)                            # (B, T, A)
+        # products through parallel.matmul: one BLAS thread per block, never BLAS's own threads,
+        # which keep spinning after a call and slow the next compiled loop (see its docstring)
+        u = np.tanh(parallel.matmul(h.reshape(B * T, H), W).reshape(B, T, -1) + b)   # (B, T, A)
         e = u @ v                                         # (B, T)
         m = valid_mask(lengths, B, T)
         e = np.where(m, e, -np.inf)
@@ -180,8 +183,8 @@ class AttentionPooling:
         dz = du * (1 - u * u)                             # u = tanh(z)
         H, A = W.shape
         dz2 = dz.reshape(-1, A)
-        dW = h.reshape(-1, H).T @ dz2                     # z = h W + b
-        dh += dz @ W.T
+        dW = parallel.matmul(h.reshape(-1, H), dz2, True)   # z = h W + b
+        dh += parallel.matmul(dz2, W.T).reshape(dh.shape)
         return dh, {"W": dW, "b": dz2.sum(axis=0), "v": dv}
 
 
