@@ -98,7 +98,6 @@ def for_row_blocks(fn, batch: int, min_rows: int = MIN_ROWS) -> None:
     """Call ``fn(lo, hi)`` for the blocks of :func:`row_edges`, one per thread of a Python pool,
     each with single-threaded BLAS; a single block runs here."""
     edges = row_edges(batch, min_rows)
-    local = _local_threads()
     if len(edges) > 2 and "pool" not in _state:
         from concurrent.futures import ThreadPoolExecutor  # here, not at import rnnkit
         _state["pool"] = ThreadPoolExecutor(blocks(), thread_name_prefix="rnnkit")
@@ -106,16 +105,14 @@ def for_row_blocks(fn, batch: int, min_rows: int = MIN_ROWS) -> None:
     # "local" setting is in fact process-wide: it is set once here, before any block starts, and
     # put back only after every block has finished, so that a block never sees the other's
     # setting and the caller's BLAS threads are as they were afterwards.
-    previous = local(1) if local is not None else None
     futures = []
-    try:
-        futures = [_state["pool"].submit(fn, int(lo), int(hi)) for lo, hi in zip(edges[1:-1], edges[2:])]
-        fn(int(edges[0]), int(edges[1]))          # the first block runs here
-    finally:
-        for future in futures:
-            future.exception()                    # waits
-        if local is not None:
-            local(previous)
+    with one_blas_thread():
+        try:
+            futures = [_state["pool"].submit(fn, int(lo), int(hi)) for lo, hi in zip(edges[1:-1], edges[2:])]
+            fn(int(edges[0]), int(edges[1]))          # the first block runs here
+        finally:
+            for future in futures:
+                future.exception()                    # waits
     for future in futures:
         future.result()                           # raises a block's exception, if any
 
