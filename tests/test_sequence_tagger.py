@@ -1,7 +1,6 @@
 """SequenceTagger: gradient check, PyTorch parity, learning (inline and a UD slice), unknown words,
 save/load, selection on accuracy, CLI."""
 import json
-import math
 from pathlib import Path
 
 import numpy as np

@@ -196,8 +196,8 @@ def cmd_demo(args) -> int:
 
     print(f"training a character-level LSTM on {len(text):,} characters of Shakespeare for "
           f"{args.max_minutes:g} minutes")
-    model = train_language_model(text, args.out, hidden_size=256, batch_size=32, eval_every=50,
-                                 max_minutes=args.max_minutes, patience=100, seed=args.seed, on_evaluate=show)
+    train_language_model(text, args.out, hidden_size=256, batch_size=32, eval_every=50,
+                         max_minutes=args.max_minutes, patience=100, seed=args.seed, on_evaluate=show)
     print(f"saved {args.out}; try:  rnnkit sample {args.out} --prime 'ROMEO:'")
     return 0
 

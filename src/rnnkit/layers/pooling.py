@@ -14,7 +14,6 @@ padded steps (``t >= lengths[b]``) never reach the summary and get zero gradient
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 from numpy import ndarray
