@@ -88,12 +88,12 @@ def run_network(net, x, state0, lengths=None):
             **{f"dstate0_{i}": s for i, s in enumerate(dstate0)}, **grads}
 
 
-def network_and_inputs(name, dtype, bidirectional=False):
+def network_and_inputs(name, dtype, bidirectional=False, hidden=H, batch=B):
     cls, options = NETWORKS[name]
-    net = cls(4, H, num_layers=2, bidirectional=bidirectional, seed=0, dtype=dtype, **options)
+    net = cls(4, hidden, num_layers=2, bidirectional=bidirectional, seed=0, dtype=dtype, **options)
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((B, 6, 4)).astype(dtype)
-    state0 = tuple(rng.standard_normal(s.shape).astype(dtype) for s in net.zero_state(B))
+    x = rng.standard_normal((batch, 6, 4)).astype(dtype)
+    state0 = tuple(rng.standard_normal(s.shape).astype(dtype) for s in net.zero_state(batch))
     return net, x, state0
 
 
@@ -114,6 +114,53 @@ def test_numba_and_numpy_backends_give_the_same_network(name, dtype):
     for k, v in results["numpy"].items():
         scale = max(np.abs(v).max(), 1.0)
         np.testing.assert_allclose(results["numba"][k] / scale, v / scale, rtol=0, atol=tol, err_msg=k)
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_packed_weights_give_the_same_network(name, monkeypatch):
+    """float32 with hidden 16 (every cell's G*H a multiple of 16): the compiled loops multiply by
+    the packed Wh (checked: the panels are not empty), in blocks of rows with tails of 1-5 rows."""
+    compiled_or_skip()
+    from rnnkit.kernels import loops, parallel
+    monkeypatch.setitem(parallel._state, "blocks", 2)
+    net, x, state0 = network_and_inputs(name, np.float32, bidirectional=True, hidden=16, batch=19)
+    assert all(loops.panels(p).size for key, p in net.params.items() if key.endswith("Wh"))
+    results = {}
+    for backend in ("numba", "numpy"):
+        previous = kernels.set_backend(backend)
+        try:
+            results[backend] = run_network(net, x, state0)
+        finally:
+            kernels.set_backend(previous)
+    for k, v in results["numpy"].items():
+        scale = max(np.abs(v).max(), 1.0)
+        np.testing.assert_allclose(results["numba"][k] / scale, v / scale, rtol=0, atol=1e-5, err_msg=k)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 6, 7, 13, 32])
+@pytest.mark.parametrize("K, N", [(0, 16), (3, 16), (64, 48), (512, 2048)])
+def test_packed_matmul(rows, K, N):
+    """A @ W on the packed W: every tile height, strided rows in and out, nothing written
+    outside C."""
+    compiled_or_skip()
+    from rnnkit.kernels.packed import pack, packed_matmul
+    rng = np.random.default_rng(rows + K + N)
+    A = rng.standard_normal((rows, K + 3)).astype(np.float32)[:, 1:K + 1]
+    W = rng.standard_normal((K, N)).astype(np.float32)
+    out = np.full((rows + 2, N + 16), np.nan, np.float32)
+    packed_matmul(A, pack(W), out[1:rows + 1, 8:N + 8])
+    expected = A.astype(np.float64) @ W
+    np.testing.assert_allclose(out[1:rows + 1, 8:N + 8], expected, rtol=0, atol=2e-6 * max(np.sqrt(K), 1) * 4)
+    assert np.isnan(out[0]).all() and np.isnan(out[-1]).all()
+    assert np.isnan(out[:, :8]).all() and np.isnan(out[:, N + 8:]).all()
+
+
+def test_panels_only_where_they_apply():
+    compiled_or_skip()
+    from rnnkit.kernels import loops
+    assert loops.panels(np.ones((4, 32), np.float32)).shape == (2, 4, 16)
+    assert loops.panels(np.ones((4, 24), np.float32)).size == 0      # columns not a multiple of 16
+    assert loops.panels(np.ones((4, 32), np.float64)).size == 0      # the kernel is float32
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))

@@ -24,7 +24,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from . import blas, compiled
+from . import blas, compiled, packed
 from .compiled import jit
 
 # no fastmath: only products and calls run in these
@@ -108,6 +108,32 @@ def _gemm_tn(A, B, C):
     return impl
 
 
+
+NO_PANELS = np.empty((0, 0, packed.NR), np.float32)
+
+
+def panels(W):
+    """The forward loops' packed weight: :func:`rnnkit.kernels.packed.pack` (W) where it applies
+    (float32, columns a multiple of 16), else an empty array and the loops call BLAS."""
+    return packed.pack(W) if packed.packable(W) else NO_PANELS
+
+
+def product(h, W, P, out):
+    """``out = h @ W``: on the packed weight P when it has panels, else through BLAS."""
+
+
+@overload(product)
+def _product(h, W, P, out):
+    if h.dtype != types.float32:
+        return lambda h, W, P, out: gemm(h, W, out, False)
+
+    def impl(h, W, P, out):
+        if P.shape[0] > 0:
+            packed.packed_matmul(h, P, out)
+        else:
+            gemm(h, W, out, False)
+    return impl
+
 # The loops keep their buffers time-major (step t's rows are one contiguous block), and meet the
 # caller's batch-major ``(B, T, H)`` arrays one row at a time: each step's new h goes to ``y``
 # as well, and each step's ``dy`` comes from there, while the rows are in cache (a separate
@@ -132,31 +158,31 @@ def take_rows(src, t, dst, lo, hi):
 
 
 @jit
-def rnn_forward(xp, hs, y, Wh, bh, act, lo, hi):
+def rnn_forward(xp, hs, y, Wh, P, bh, act, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     for t in range(T):
-        gemm(hs[t, lo:hi], Wh, a, False)
+        product(hs[t, lo:hi], Wh, P, a)
         compiled.rnn_forward(a, xp[t, lo:hi], bh, hs[t + 1, lo:hi], act)
         put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
 
 @jit
-def lstm_forward(xp, hs, cs, tanh_c, y, Wh, bh, lo, hi):
+def lstm_forward(xp, hs, cs, tanh_c, y, Wh, P, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     for t in range(T):
-        gemm(hs[t, lo:hi], Wh, a, False)
+        product(hs[t, lo:hi], Wh, P, a)
         compiled.lstm_forward(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi], tanh_c[t, lo:hi])
         put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
 
 @jit
-def gru_forward(xp, hs, hp_n, y, Wh, bh, lo, hi):
+def gru_forward(xp, hs, hp_n, y, Wh, P, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     for t in range(T):
-        gemm(hs[t, lo:hi], Wh, a, False)
+        product(hs[t, lo:hi], Wh, P, a)
         compiled.gru_forward(a, xp[t, lo:hi], bh, hs[t, lo:hi], hp_n[t, lo:hi], hs[t + 1, lo:hi])
         put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
@@ -208,26 +234,26 @@ def start_threads():
 
 
 @pjit
-def rnn_forward_blocks(xp, hs, y, Wh, bh, act, edges):
+def rnn_forward_blocks(xp, hs, y, Wh, P, bh, act, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        rnn_forward(xp, hs, y, Wh, bh, act, edges[k], edges[k + 1])
+        rnn_forward(xp, hs, y, Wh, P, bh, act, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def lstm_forward_blocks(xp, hs, cs, tanh_c, y, Wh, bh, edges):
+def lstm_forward_blocks(xp, hs, cs, tanh_c, y, Wh, P, bh, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        lstm_forward(xp, hs, cs, tanh_c, y, Wh, bh, edges[k], edges[k + 1])
+        lstm_forward(xp, hs, cs, tanh_c, y, Wh, P, bh, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def gru_forward_blocks(xp, hs, hp_n, y, Wh, bh, edges):
+def gru_forward_blocks(xp, hs, hp_n, y, Wh, P, bh, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        gru_forward(xp, hs, hp_n, y, Wh, bh, edges[k], edges[k + 1])
+        gru_forward(xp, hs, hp_n, y, Wh, P, bh, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 

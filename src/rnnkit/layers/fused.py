@@ -83,7 +83,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
         if compiled:
-            parallel.run_loop("rnn_forward", (xp, hs, y, Wh, bh, act), B)
+            parallel.run_loop("rnn_forward", (xp, hs, y, Wh, compiled.panels(Wh), bh, act), B)
         else:
             step = kernels.get("rnn_forward")
             for t in range(T):
@@ -95,7 +95,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
         cs, tanh_c = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, H), dtype)
         cs[0] = state[1]
         if compiled:
-            parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, y, Wh, bh), B)
+            parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, y, Wh, compiled.panels(Wh), bh), B)
         else:
             step = kernels.get("lstm_forward")
             for t in range(T):
@@ -105,7 +105,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
         return hs, y, (hs[T], cs[T]), (xp, cs, tanh_c)
     hp_n = workspace.empty((T, B, H), dtype)
     if compiled:
-        parallel.run_loop("gru_forward", (xp, hs, hp_n, y, Wh, bh), B)
+        parallel.run_loop("gru_forward", (xp, hs, hp_n, y, Wh, compiled.panels(Wh), bh), B)
     else:
         step = kernels.get("gru_forward")
         for t in range(T):
