@@ -188,32 +188,32 @@ def gru_forward(xp, hs, hp_n, y, Wh, P, bh, lo, hi):
 
 
 @jit
-def rnn_backward(dy, hs, da, dh_rec, WhT, act, lo, hi):
+def rnn_backward(dy, hs, da, dh_rec, WhT, P, act, lo, hi):
     dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
     for t in range(dy.shape[1] - 1, -1, -1):
         take_rows(dy, t, dy_t, lo, hi)
         compiled.rnn_backward(dy_t, dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
-        gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
+        product(da[t, lo:hi], WhT, P, dh_rec[lo:hi])
 
 
 @jit
-def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, lo, hi):
+def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, lo, hi):
     dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
     for t in range(dy.shape[1] - 1, -1, -1):
         take_rows(dy, t, dy_t, lo, hi)
         compiled.lstm_backward(dy_t, dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
                                tanh_c[t, lo:hi], da[t, lo:hi])
-        gemm(da[t, lo:hi], WhT, dh_rec[lo:hi], False)
+        product(da[t, lo:hi], WhT, P, dh_rec[lo:hi])
 
 
 @jit
-def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, lo, hi):
+def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, lo, hi):
     dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
     for t in range(dy.shape[1] - 1, -1, -1):
         take_rows(dy, t, dy_t, lo, hi)
         compiled.gru_backward(dy_t, dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
                               hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
-        gemm(dhp[t, lo:hi], WhT, dh_rec[lo:hi], False)
+        product(dhp[t, lo:hi], WhT, P, dh_rec[lo:hi])
 
 
 # -- the same, for every block of rows at once ---------------------------------------------------
@@ -258,26 +258,26 @@ def gru_forward_blocks(xp, hs, hp_n, y, Wh, P, bh, edges):
 
 
 @pjit
-def rnn_backward_blocks(dy, hs, da, dh_rec, WhT, act, edges):
+def rnn_backward_blocks(dy, hs, da, dh_rec, WhT, P, act, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        rnn_backward(dy, hs, da, dh_rec, WhT, act, edges[k], edges[k + 1])
+        rnn_backward(dy, hs, da, dh_rec, WhT, P, act, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def lstm_backward_blocks(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, edges):
+def lstm_backward_blocks(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, edges[k], edges[k + 1])
+        lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def gru_backward_blocks(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, edges):
+def gru_backward_blocks(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, edges[k], edges[k + 1])
+        gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 

@@ -57,7 +57,8 @@ def _tile(rows: int):
             a, lda, p, c, ldc, K = args
             f32, i32, i64 = ir.FloatType(), ir.IntType(32), ir.IntType(64)
             v8 = ir.VectorType(f32, 8)
-            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v8, [v8, v8, v8]), "llvm.fma.v8f32")
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v8, [v8, v8, v8]),
+                                                 "llvm.fma.v8f32")
             a, p, c = (builder.inttoptr(v, ir.PointerType()) for v in (a, p, c))
             zero, undef = ir.Constant(v8, [0.0] * 8), ir.Constant(v8, ir.Undefined)
             splat = ir.Constant(ir.VectorType(i32, 8), [0] * 8)

@@ -144,7 +144,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
         # the Python loop's dy is its own copy: da, the same shape, overwrites it
         da = workspace.empty((T, B, H), dtype) if compiled else dy
         if compiled:
-            parallel.run_loop("rnn_backward", (dy, hs, da, dh_rec, WhT, act), B)
+            parallel.run_loop("rnn_backward", (dy, hs, da, dh_rec, WhT, compiled.panels(WhT), act), B)
         else:
             step = kernels.get("rnn_backward")
             for t in reversed(range(T)):
@@ -156,7 +156,8 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
         da = workspace.empty((T, B, 4 * H), dtype)
         dc = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[1], dtype)
         if compiled:
-            parallel.run_loop("lstm_backward", (dy, gates, cs, tanh_c, da, dh_rec, dc, WhT), B)
+            parallel.run_loop("lstm_backward",
+                              (dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, compiled.panels(WhT)), B)
         else:
             step = kernels.get("lstm_backward")
             for t in reversed(range(T)):
@@ -182,7 +183,8 @@ def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cac
     carry = np.zeros((B, H), dtype)                       # z * dh: reaches h_prev directly
     compiled = kernels.compiled_loops()
     if compiled:
-        parallel.run_loop("gru_backward", (dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT), B)
+        parallel.run_loop("gru_backward",
+                          (dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, compiled.panels(WhT)), B)
     else:
         step = kernels.get("gru_backward")
         for t in reversed(range(T)):
