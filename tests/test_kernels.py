@@ -123,8 +123,11 @@ def test_packed_weights_give_the_same_network(name, monkeypatch):
     compiled_or_skip()
     from rnnkit.kernels import loops, parallel
     monkeypatch.setitem(parallel._state, "blocks", 2)
+    from rnnkit.kernels.packed import HARDWARE_FMA
+    if not HARDWARE_FMA:
+        pytest.skip("no vector FMA here: the loops call BLAS")
     net, x, state0 = network_and_inputs(name, np.float32, bidirectional=True, hidden=16, batch=19)
-    assert all(loops.panels(p).size for key, p in net.params.items() if key.endswith("Wh"))
+    assert all(loops.panels(p, 6).size for key, p in net.params.items() if key.endswith("Wh"))
     results = {}
     for backend in ("numba", "numpy"):
         previous = kernels.set_backend(backend)
@@ -155,12 +158,16 @@ def test_packed_matmul(rows, K, N):
     assert np.isnan(out[:, :8]).all() and np.isnan(out[:, N + 8:]).all()
 
 
-def test_panels_only_where_they_apply():
+def test_panels_only_where_they_apply(monkeypatch):
     compiled_or_skip()
-    from rnnkit.kernels import loops
-    assert loops.panels(np.ones((4, 32), np.float32)).shape == (2, 4, 16)
-    assert loops.panels(np.ones((4, 24), np.float32)).size == 0      # columns not a multiple of 16
-    assert loops.panels(np.ones((4, 32), np.float64)).size == 0      # the kernel is float32
+    from rnnkit.kernels import loops, packed
+    monkeypatch.setattr(packed, "HARDWARE_FMA", True)
+    assert loops.panels(np.ones((4, 32), np.float32), 2).shape == (2, 4, 16)
+    assert loops.panels(np.ones((4, 24), np.float32), 2).size == 0      # columns not a multiple of 16
+    assert loops.panels(np.ones((4, 32), np.float64), 2).size == 0      # the kernel is float32
+    assert loops.panels(np.ones((4, 32), np.float32), 1).size == 0   # one step: BLAS packs once anyway
+    monkeypatch.setattr(packed, "HARDWARE_FMA", False)
+    assert loops.panels(np.ones((4, 32), np.float32), 2).size == 0   # fma would be a library call
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))

@@ -5,8 +5,10 @@ generation), product and kernel in one call.
 Each function is the Python loop of :mod:`rnnkit.layers.fused` (which documents it and runs
 when this module cannot load) compiled as one call: no interpreter overhead per step, the GIL
 released throughout, so blocks of rows run in parallel threads: all blocks in one Numba parallel
-region (``*_blocks``, below), or in :mod:`rnnkit.kernels.parallel`'s pool. The products call
-the ``cblas_?gemm`` of the OpenBLAS that NumPy loaded, single-threaded (whoever runs the blocks
+region (``*_blocks``, below), or in :mod:`rnnkit.kernels.parallel`'s pool. The per-step
+products run on the weight packed once per call (:func:`panels`, :mod:`.packed`) where that
+applies (float32, G*H a multiple of 16), else they call the ``cblas_?gemm`` of the OpenBLAS
+that NumPy loaded, single-threaded (whoever runs the blocks
 sets ``openblas_set_num_threads_local`` to 1 around them; per-step products this small lose more
 to waking BLAS threads than they gain, and the parallelism is across row blocks instead).
 
@@ -112,10 +114,11 @@ def _gemm_tn(A, B, C):
 NO_PANELS = np.empty((0, 0, packed.NR), np.float32)
 
 
-def panels(W):
-    """The forward loops' packed weight: :func:`rnnkit.kernels.packed.pack` (W) where it applies
-    (float32, columns a multiple of 16), else an empty array and the loops call BLAS."""
-    return packed.pack(W) if packed.packable(W) else NO_PANELS
+def panels(W, steps: int):
+    """The loops' packed weight for ``steps`` products: :func:`rnnkit.kernels.packed.pack` (W)
+    where it applies (float32, columns a multiple of 16, a CPU with vector FMA) and pays (more than
+    one step: for one, BLAS packs W once anyway), else an empty array and the loops call BLAS."""
+    return packed.pack(W) if steps > 1 and packed.packable(W) else NO_PANELS
 
 
 def product(h, W, P, out):

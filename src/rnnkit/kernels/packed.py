@@ -18,12 +18,17 @@ depend on how the rows are blocked; it differs from BLAS's in the last bits.
 """
 from __future__ import annotations
 
+import platform
+
+import llvmlite.binding as llvm
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from . import workspace
 from .compiled import jit
 
 NR = 16       # panel width: two 8-float vectors
@@ -34,16 +39,32 @@ def pack(W: np.ndarray) -> np.ndarray:
     """(K, N) float32 with N a multiple of 16 -> ``P: (N / 16, K, 16)``, ``P[j, k] = W[k, 16 j:16 j + 16]``,
     64-byte aligned (each panel row is one cache line)."""
     K, N = W.shape
-    buffer = np.empty(K * N + 16, np.float32)
+    buffer = workspace.empty(K * N + 16, np.float32)   # reused memory: a fresh 4 MB costs page faults
     start = (-buffer.ctypes.data % 64) // 4
     P = buffer[start:start + K * N].reshape(N // NR, K, NR)
     np.copyto(P, W.reshape(K, N // NR, NR).transpose(1, 0, 2))
     return P
 
 
+def _hardware_fma() -> bool:
+    """Whether Numba compiles for a CPU with vector fused multiply-adds. Elsewhere (an x86 without
+    AVX2/FMA, or ``NUMBA_CPU_NAME`` set to a generic CPU for portable caches) ``llvm.fma`` becomes
+    a library call per element, many times slower than BLAS: the loops then keep calling BLAS."""
+    if numba.config.CPU_NAME not in (None, "host"):
+        return False
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return True
+    features = llvm.get_host_cpu_features()
+    return bool(features.get("fma") and features.get("avx2"))
+
+
+HARDWARE_FMA = _hardware_fma()
+
+
 def packable(W: np.ndarray) -> bool:
-    """Whether :func:`packed_matmul` can multiply by W."""
-    return W.dtype == np.float32 and W.ndim == 2 and W.shape[1] % NR == 0 and W.shape[1] > 0
+    """Whether :func:`packed_matmul` can multiply by W, and pays on this CPU."""
+    return (HARDWARE_FMA and W.dtype == np.float32 and W.ndim == 2 and W.shape[1] % NR == 0
+            and W.shape[1] > 0)
 
 
 def _tile(rows: int):

@@ -7,7 +7,8 @@ to the same numbers), arranged for speed:
   output; the input projection ``xp = x Wx: (T, B, G*H)`` is computed in one product (the input
   bias is added inside the kernels, with ``bh``) and each step overwrites its own slice with that
   step's gate activations, which are the cache;
-* per step, one BLAS product ``h Wh`` into a preallocated array and one fused kernel
+* per step, one product ``h Wh`` into a preallocated array (in the compiled float32 loops on a
+  copy of Wh packed once per call, :mod:`rnnkit.kernels.packed`; else BLAS) and one fused kernel
   (:mod:`rnnkit.kernels`) for all the gate arithmetic; the compiled loops also copy the step's
   rows of h to the batch-major output ``y: (B, T, H)``, and in backward read the step's rows of
   ``dy: (B, T, H)``, while those rows are in cache (the Python loops transpose whole arrays);
@@ -83,7 +84,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
         if compiled:
-            parallel.run_loop("rnn_forward", (xp, hs, y, Wh, compiled.panels(Wh), bh, act), B)
+            parallel.run_loop("rnn_forward", (xp, hs, y, Wh, compiled.panels(Wh, T), bh, act), B)
         else:
             step = kernels.get("rnn_forward")
             for t in range(T):
@@ -95,7 +96,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
         cs, tanh_c = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, H), dtype)
         cs[0] = state[1]
         if compiled:
-            parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, y, Wh, compiled.panels(Wh), bh), B)
+            parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, y, Wh, compiled.panels(Wh, T), bh), B)
         else:
             step = kernels.get("lstm_forward")
             for t in range(T):
@@ -105,7 +106,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
         return hs, y, (hs[T], cs[T]), (xp, cs, tanh_c)
     hp_n = workspace.empty((T, B, H), dtype)
     if compiled:
-        parallel.run_loop("gru_forward", (xp, hs, hp_n, y, Wh, compiled.panels(Wh), bh), B)
+        parallel.run_loop("gru_forward", (xp, hs, hp_n, y, Wh, compiled.panels(Wh, T), bh), B)
     else:
         step = kernels.get("gru_forward")
         for t in range(T):
@@ -144,7 +145,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
         # the Python loop's dy is its own copy: da, the same shape, overwrites it
         da = workspace.empty((T, B, H), dtype) if compiled else dy
         if compiled:
-            parallel.run_loop("rnn_backward", (dy, hs, da, dh_rec, WhT, compiled.panels(WhT), act), B)
+            parallel.run_loop("rnn_backward", (dy, hs, da, dh_rec, WhT, compiled.panels(WhT, T), act), B)
         else:
             step = kernels.get("rnn_backward")
             for t in reversed(range(T)):
@@ -157,7 +158,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
         dc = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[1], dtype)
         if compiled:
             parallel.run_loop("lstm_backward",
-                              (dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, compiled.panels(WhT)), B)
+                              (dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, compiled.panels(WhT, T)), B)
         else:
             step = kernels.get("lstm_backward")
             for t in reversed(range(T)):
@@ -184,7 +185,7 @@ def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cac
     compiled = kernels.compiled_loops()
     if compiled:
         parallel.run_loop("gru_backward",
-                          (dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, compiled.panels(WhT)), B)
+                          (dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, compiled.panels(WhT, T)), B)
     else:
         step = kernels.get("gru_backward")
         for t in reversed(range(T)):
