@@ -71,8 +71,8 @@ NOTES = """
   last five JapaneseVowels rows were measured with it).
 - ItalyPowerDemand: 0.933-0.957 with defaults.
   Augmentation did not help on validation (0.917 and 0.900 against 0.933). Derivatives
-  (preferred on 2 validation folds) were worse on the test split (0.885-0.939); on 3 folds the relative-position channel was the steadiest
-  (0.950 on every fold, default 0.933) and gave 0.967 / 0.959 / 0.961 on the test split with 3
+  (preferred on 2 validation folds) were worse on the test split (0.885-0.939); on 3 folds the
+  relative-position channel was the steadiest (0.950 on every fold, default 0.933) and gave 0.967 / 0.959 / 0.961 on the test split with 3
   networks (seed 1 one series of 1029 short of 0.96). An ensemble of 10 was as good or better on 6
   TRAIN splits (0.925 vs 0.917; the 20-case folds tell settings apart only coarsely) and gives
   0.967 / 0.966 / 0.965: met on every seed.
@@ -95,8 +95,9 @@ NOTES = """
   once at load ~3-6) with identical accuracies; the times in the table are from the later,
   quieter runs, except Sentiment and FSDD seed 0, which ran while other engineers' benchmarks kept
   the load at 8-14 on 2 cores (expect them 3-5x shorter on a quiet machine).
-- OPENBLAS_NUM_THREADS=1 matters here: with OpenBLAS's default threads under that load a training
-  step was 3.4x slower (measured on ItalyPowerDemand).
+- OPENBLAS_NUM_THREADS=1 mattered here: with OpenBLAS's default threads under that load a
+  training step was 3.4x slower (measured on ItalyPowerDemand, session 3). Probably the same cause
+  as the spinning BLAS threads rnnkit now avoids itself (kernels/parallel.py); not measured again.
 """
 
 # The grid --tune tries (each with n_models=1 unless it says otherwise; the final runs use the
