@@ -96,7 +96,7 @@ NOTES = """
   quieter runs, except Sentiment and FSDD seed 0, which ran while other engineers' benchmarks kept
   the load at 8-14 on 2 cores (expect them 3-5x shorter on a quiet machine).
 - OPENBLAS_NUM_THREADS=1 mattered here: with OpenBLAS's default threads under that load a
-  training step was 3.4x slower (measured on ItalyPowerDemand, session 3). Probably the same cause
+  training step was 3.4x slower (measured on ItalyPowerDemand, earlier). Probably the same cause
   as the spinning BLAS threads rnnkit now avoids itself (kernels/parallel.py); not measured again.
 """
 
