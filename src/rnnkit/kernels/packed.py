@@ -54,7 +54,10 @@ def _hardware_fma() -> bool:
         return False
     if platform.machine().lower() in ("aarch64", "arm64"):
         return True
-    features = llvm.get_host_cpu_features()
+    try:
+        features = llvm.get_host_cpu_features()
+    except RuntimeError:          # LLVM cannot tell on this host: do not guess
+        return False
     return bool(features.get("fma") and features.get("avx2"))
 
 
