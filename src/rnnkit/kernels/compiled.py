@@ -172,35 +172,25 @@ def rnn_backward(dy, dh_rec, h_new, da, act):
 # check that kept LLVM from vectorising the loop (measured 6x slower on the LSTM's gates).
 
 @jit
-def lstm_units(ab, gb, bias, cb, cn, hn, tc, u0, u1):
-    """One row of :func:`lstm_forward` for hidden units ``u0:u1``: ``ab`` holds h Wh for those
-    units' i, f, g, o columns side by side (``n = u1 - u0`` each; the whole row when
-    ``u0, u1 = 0, H``), ``gb`` the row of xp in the usual layout."""
-    H = cb.shape[0]
-    n = u1 - u0
-    for k in range(4):                    # in place, one loop per gate, so each vectorises
-        s, ak, bk = gb[k * H + u0:k * H + u1], ab[k * n:(k + 1) * n], bias[k * H + u0:k * H + u1]
-        if k == 2:
-            for j in range(n):
-                s[j] = tanh(s[j] + ak[j] + bk[j])
-        else:
-            for j in range(n):
-                s[j] = sigmoid(s[j] + ak[j] + bk[j])
-    i, f, g, o = gb[u0:u1], gb[H + u0:H + u1], gb[2 * H + u0:2 * H + u1], gb[3 * H + u0:3 * H + u1]
-    c0, c1, h1, t1 = cb[u0:u1], cn[u0:u1], hn[u0:u1], tc[u0:u1]
-    for j in range(n):
-        cj = f[j] * c0[j] + i[j] * g[j]
-        c1[j] = cj
-        t = tanh(cj)
-        t1[j] = t
-        h1[j] = o[j] * t
-
-
-@jit
 def lstm_forward(a, gates, bias, c, c_new, h_new, tanh_c):
     B, H = c.shape
     for b in range(B):
-        lstm_units(a[b], gates[b], bias, c[b], c_new[b], h_new[b], tanh_c[b], 0, H)
+        ab, gb, cb, cn, hn, tc = a[b], gates[b], c[b], c_new[b], h_new[b], tanh_c[b]
+        for k in range(4):                # in place, one loop per gate, so each vectorises
+            s, ak, bk = gb[k * H:(k + 1) * H], ab[k * H:(k + 1) * H], bias[k * H:(k + 1) * H]
+            if k == 2:
+                for j in range(H):
+                    s[j] = tanh(s[j] + ak[j] + bk[j])
+            else:
+                for j in range(H):
+                    s[j] = sigmoid(s[j] + ak[j] + bk[j])
+        i, f, g, o = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
+        for j in range(H):
+            cj = f[j] * cb[j] + i[j] * g[j]
+            cn[j] = cj
+            t = tanh(cj)
+            tc[j] = t
+            hn[j] = o[j] * t
 
 
 @jit
