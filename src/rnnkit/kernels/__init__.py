@@ -21,7 +21,8 @@ with a vectorised float32 ``exp`` within 3e-7).
 
 For whoever edits them: Numba's on-disk cache of a function is checked against its own file
 only, and :mod:`.loops` inlines the kernels of :mod:`.compiled` and :mod:`.packed`: after
-changing ``compiled.py`` or ``packed.py``, delete ``kernels/__pycache__/*.nbi`` and ``*.nbc``, or ``loops`` keeps running the old kernels.
+changing ``compiled.py`` or ``packed.py``, delete ``kernels/__pycache__/*.nbi`` and ``*.nbc``,
+or ``loops`` keeps running the old kernels.
 """
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ released throughout, so blocks of rows run in parallel threads: all blocks in on
 region (``*_blocks``, below), or in :mod:`rnnkit.kernels.parallel`'s pool. The per-step
 products run on the weight packed once per call (:func:`panels`, :mod:`.packed`) where that
 applies (float32, G*H a multiple of 16), else they call the ``cblas_?gemm`` of the OpenBLAS
-that NumPy loaded, single-threaded (whoever runs the blocks
-sets ``openblas_set_num_threads_local`` to 1 around them; per-step products this small lose more
-to waking BLAS threads than they gain, and the parallelism is across row blocks instead).
+that NumPy loaded, single-threaded (whoever runs the blocks sets
+``openblas_set_num_threads_local`` to 1 around them; per-step products this small lose more to
+waking BLAS threads than they gain, and the parallelism is across row blocks instead).
 
 The BLAS entry points are registered with LLVM by name (``llvmlite.binding.add_symbol``) at
 import, so the machine code caches on disk like the rest; importing raises ImportError when
@@ -110,7 +110,6 @@ def _gemm_tn(A, B, C):
     return impl
 
 
-
 NO_PANELS = np.empty((0, 0, packed.NR), np.float32)
 
 
@@ -136,6 +135,7 @@ def _product(h, W, P, out):
         else:
             gemm(h, W, out, False)
     return impl
+
 
 # The loops keep their buffers time-major (step t's rows are one contiguous block), and meet the
 # caller's batch-major ``(B, T, H)`` arrays one row at a time: each step's new h goes to ``y``
@@ -176,7 +176,8 @@ def lstm_forward(xp, hs, cs, tanh_c, y, Wh, P, bh, lo, hi):
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
     for t in range(T):
         product(hs[t, lo:hi], Wh, P, a)
-        compiled.lstm_forward(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi], tanh_c[t, lo:hi])
+        compiled.lstm_forward(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi],
+                              tanh_c[t, lo:hi])
         put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
 
 
