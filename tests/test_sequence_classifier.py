@@ -142,7 +142,7 @@ def test_frames_and_series_normalisation():
     assert f.shape == (3, 6)
     assert frames(a, 4, 4).tolist()[1] == [8, 9, 10, 11, 12, 13, 0, 0]
     X = [np.random.default_rng(i).normal(size=(100, 1)) for i in range(4)]
-    clf = fast(max_epochs=1, normalize="series").fit(X, [0, 1, 0, 1])
+    clf = fast(max_epochs=1, normalize="series", frame_stride=3).fit(X, [0, 1, 0, 1])
     assert clf.frame_ == 3 and clf.frame_stride_ == 3         # about 32 frames of a 100-step median
     clf = fast(max_epochs=1, derivatives=True, frame=2).fit(X, [0, 1, 0, 1])
     assert clf.networks_[0].rnn.input_size == 2 * 2          # frame 2 x (value, first difference)
@@ -200,6 +200,46 @@ def test_corrupt_or_mismatched_file(tmp_path):
     save_model_file(tmp_path / "bad.safetensors", arrays, metadata)
     with pytest.raises(ModelFileError, match="not a valid sequence classifier file"):
         rnnkit.load(tmp_path / "bad.safetensors")
+
+
+def test_auto_framing_keeps_the_ensemble_with_the_lower_validation_loss(tmp_path):
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(100 + i % 3 - 1, 2)) for i in range(12)]       # median 100
+    y = [0, 1] * 6
+    clf = fast(max_epochs=3, n_models=2).fit(X, y)
+    losses = clf.framing_losses_
+    assert list(losses) == [(3, 3), (50, 12)]       # ~32 frames; 5 of half the length every eighth
+    assert (clf.frame_, clf.frame_stride_) == min(losses, key=losses.get)
+    assert clf.networks_[0].rnn.input_size == clf.frame_ * 2
+    best = [min(r["val_loss"] for r in clf.history_ if r["model"] == m) for m in range(2)]
+    assert np.isclose(np.mean(best), losses[(clf.frame_, clf.frame_stride_)])  # the kept networks' history
+    clf.save(tmp_path / "m.safetensors")
+    loaded = rnnkit.load(tmp_path / "m.safetensors")
+    assert (loaded.frame_, loaded.frame_stride_) == (clf.frame_, clf.frame_stride_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+    # one framing where the choice is made for it, or where both would cut alike
+    assert list(fast(max_epochs=1, frame=4).fit(X, y).framing_losses_) == [(4, 4)]
+    assert list(fast(max_epochs=1, frame_stride=2).fit(X, y).framing_losses_) == [(3, 2)]
+    short = [rng.normal(size=(2, 1)) for _ in range(6)]
+    assert list(fast(max_epochs=1).fit(short, [0, 1] * 3).framing_losses_) == [(1, 1)]
+
+
+def test_auto_framing_picks_by_validation_loss_not_by_order(monkeypatch):
+    """Whichever framing's networks validate better is kept, with its own networks and history."""
+    X = [np.zeros((64, 1)) + i for i in range(6)]
+    for wide_is_better in (True, False):
+        clf = fast()
+        def fake(kind, seqs, target, weights, who, log, minutes):
+            loss = {(2, 2): 0.5, (32, 8): 0.3 if wide_is_better else 0.7}[(clf.frame_, clf.frame_stride_)]
+            history = [{"model": m, "val_loss": v} for m in range(clf.n_models) for v in (loss + 1, loss)]
+            return [f"net {clf.frame_}"], history
+        monkeypatch.setattr(clf, "_fit_ensemble", fake)
+        clf.fit(X, [0, 1] * 3)
+        assert clf.framing_losses_ == {(2, 2): 0.5, (32, 8): 0.3 if wide_is_better else 0.7}
+        assert clf.frame_ == (32 if wide_is_better else 2) and clf.networks_ == [f"net {clf.frame_}"]
+        assert clf.frame_stride_ == (8 if wide_is_better else 2) and min(r["val_loss"] for r in clf.history_) \
+            == (0.3 if wide_is_better else 0.5)
 
 
 def test_class_weights_and_split():

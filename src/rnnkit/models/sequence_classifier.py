@@ -33,8 +33,10 @@ class SequenceClassifier:
     a channel of each step's relative position in its series (``position``, for series aligned in
     time, where *when* something happens matters), and then cut into frames of ``frame``
     consecutive steps every ``frame_stride`` steps, each frame one input vector of ``frame * D``
-    values, so a long series becomes a short sequence (``"auto"``: about 32 frames for the median
-    training length). ``augment`` (``"crop"``, ``"scale"``, ``"jitter"`` or a ``+`` mix, see
+    values, so a long series becomes a short sequence. ``"auto"`` fits the ensemble twice, on about
+    32 frames of the median training length and on 5 wide overlapping ones (half that length every
+    eighth step), and keeps the one whose networks reach the lower mean validation loss (each
+    network's split is the same both times; ``framing_losses_`` has the figures). ``augment`` (``"crop"``, ``"scale"``, ``"jitter"`` or a ``+`` mix, see
     :mod:`.sequence_classifier_augment`) trains on a fresh random variant of each series every
     time it is drawn; ``average`` > 0 evaluates and keeps an exponential moving average of the
     weights with that decay per step.
@@ -193,32 +195,65 @@ class SequenceClassifier:
             steps = np.concatenate([self._with_derivatives(a) for a in seqs])
             self.mean_, self.std_ = steps.mean(0), np.maximum(steps.std(0), 1e-8)
             median = int(np.median([len(a) for a in seqs]))
-            self.frame_ = max(1, round(median / TARGET_STEPS)) if self.frame == "auto" else self.frame
-            self.frame_stride_ = self.frame_stride or self.frame_
             # "auto": series that all have one length were cut alike, so a step's place in its series means something
             self.position_ = bool(self.position if self.position != "auto" else len({len(a) for a in seqs}) == 1)
-        x, lens = self._encode(kind, seqs, who)
         weights = self._class_weights(target)
+        framings = self._framings(median) if kind == "features" else [(None, None)]
+        budget = None if self.max_minutes is None else self.max_minutes / (self.n_models * len(framings))
+        losses, fitted = {}, {}
+        for framing in framings:
+            if kind == "features":
+                self.frame_, self.frame_stride_ = framing
+            fitted[framing] = self._fit_ensemble(kind, seqs, target, weights, who, log, budget)
+            history = fitted[framing][1]
+            # each network's own validation split, the same for every framing (seeded per network)
+            losses[framing] = float(np.mean([min(r["val_loss"] for r in history if r["model"] == m)
+                                             for m in range(self.n_models)]))
+            if len(framings) > 1:
+                log(f"frames of {framing[0]} every {framing[1]} steps: mean validation loss {losses[framing]:.4f}")
+        chosen = min(losses, key=losses.get)   # a tie keeps the first: the many-step framing
+        self.networks_, self.history_ = fitted[chosen]
+        if kind == "features":
+            self.frame_, self.frame_stride_ = chosen
+            self.framing_losses_ = losses
+        return self
+
+    def _framings(self, median: int) -> list[tuple[int, int]]:
+        """The ``(frame, stride)`` pairs to fit: the given one, or for ``frame="auto"`` both about
+        :data:`TARGET_STEPS` frames and five wide overlapping ones (half the median length every
+        eighth), the second only without an explicit ``frame_stride`` and where the two differ."""
+        if self.frame != "auto":
+            return [(self.frame, self.frame_stride or self.frame)]
+        many = max(1, round(median / TARGET_STEPS))
+        if self.frame_stride is not None:
+            return [(many, self.frame_stride)]
+        few = (max(1, median // 2), max(1, median // 8))
+        return [(many, many)] if few == (many, many) else [(many, many), few]
+
+    def _fit_ensemble(self, kind: str, seqs: list, target: ndarray, weights: ndarray | None, who: str, log,
+                      minutes: float | None) -> tuple[list[ClassifierNetwork], list[dict]]:
+        """``n_models`` networks on the inputs as :attr:`frame_` cuts them, and their history."""
+        x, lens = self._encode(kind, seqs, who)
         kinds = parse_augment(self.augment) if kind == "features" else ()
         augment = (Augmenter([self._base(a) for a in seqs], kinds, self.frame_, self.frame_stride_, self._finish)
                    if kinds else None)
         options = dict(lr=self.lr, weight_decay=self.weight_decay, patience=self.patience, lr_decay=self.lr_decay,
                        average=self.average, max_epochs=self.max_epochs, progress=self.verbose)
-        self.networks_, self.history_ = [], []
+        if minutes is not None:
+            options["max_minutes"] = minutes
+        networks, histories = [], []
         for m in range(self.n_models):
             seed = int(np.random.SeedSequence([self.seed, m]).generate_state(1)[0])
             net = self._network(seed)
-            if self.max_minutes is not None:
-                options["max_minutes"] = self.max_minutes / self.n_models
             t0 = time.perf_counter()
             history = train_network(net, x, lens, target, val_fraction=self.val_fraction,
                                     batch_size=self._batch_size(len(target)), class_weight=weights, seed=seed,
                                     train_options=options, log=log, augment=augment)
-            offset = self.history_[-1]["minutes"] if self.history_ else 0.0  # one time axis for the ensemble
-            self.history_.extend({"model": m, **row, "minutes": row["minutes"] + offset} for row in history)
+            offset = histories[-1]["minutes"] if histories else 0.0  # one time axis for the ensemble
+            histories.extend({"model": m, **row, "minutes": row["minutes"] + offset} for row in history)
             log(f"network {m + 1}/{self.n_models}: {len(history)} evaluations in {time.perf_counter() - t0:.1f} s")
-            self.networks_.append(net)
-        return self
+            networks.append(net)
+        return networks, histories
 
     def _batch_size(self, n: int) -> int:
         """``"auto"``: a tenth of the cases, within [8, 64], so a small data set still gets several
