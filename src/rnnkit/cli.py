@@ -44,7 +44,8 @@ def add_classifier_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unidirectional", action="store_true", help="read sequences forward only")
     p.add_argument("--pooling", default="mean+max", help="last, mean, max, attention or a '+' mix (default: mean+max)")
     p.add_argument("--dropout", type=float, default=0.2, help="dropout between layers and before the output (default: 0.2)")
-    p.add_argument("--frame", default="auto", help="steps per input frame, or auto (default: auto)")
+    p.add_argument("--frame", default="auto",
+                   help="steps per input frame, or auto: ~32 short and 5 wide frames tried, the better kept (default: auto)")
     p.add_argument("--normalize", choices=["channel", "series", "none"], default="channel",
                    help="z-score each channel over the training data, each series alone, or not (default: channel)")
     p.add_argument("--augment", default=None,

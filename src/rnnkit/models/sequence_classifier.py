@@ -212,6 +212,8 @@ class SequenceClassifier:
             if len(framings) > 1:
                 log(f"frames of {framing[0]} every {framing[1]} steps: mean validation loss {losses[framing]:.4f}")
         chosen = min(losses, key=losses.get)   # a tie keeps the first: the many-step framing
+        if len(framings) > 1:
+            log(f"kept frames of {chosen[0]} every {chosen[1]} steps")
         self.networks_, self.history_ = fitted[chosen]
         if kind == "features":
             self.frame_, self.frame_stride_ = chosen
