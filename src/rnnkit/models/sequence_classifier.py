@@ -36,7 +36,8 @@ class SequenceClassifier:
     values, so a long series becomes a short sequence. ``"auto"`` fits the ensemble twice, on about
     32 frames of the median training length and on 5 wide overlapping ones (half that length every
     eighth step), and keeps the one whose networks reach the lower mean validation loss (each
-    network's split is the same both times; ``framing_losses_`` has the figures). ``augment`` (``"crop"``, ``"scale"``, ``"jitter"`` or a ``+`` mix, see
+    network's split is the same both times; ``framing_losses_`` has the figures; an int ``frame``
+    fits once). ``augment`` (``"crop"``, ``"scale"``, ``"jitter"`` or a ``+`` mix, see
     :mod:`.sequence_classifier_augment`) trains on a fresh random variant of each series every
     time it is drawn; ``average`` > 0 evaluates and keeps an exponential moving average of the
     weights with that decay per step.
