@@ -191,15 +191,15 @@ class SequenceClassifier:
         target = np.array([index[c] for c in labels], dtype=np.int64)
         if kind == "tokens":
             self.vocab_ = Vocabulary.build_words(seqs, min_count=self.min_count, specials=(PAD, UNK))
+            framings = [(None, None)]
         else:
             self.n_channels_ = seqs[0].shape[1]
             steps = np.concatenate([self._with_derivatives(a) for a in seqs])
             self.mean_, self.std_ = steps.mean(0), np.maximum(steps.std(0), 1e-8)
-            median = int(np.median([len(a) for a in seqs]))
+            framings = self._framings(int(np.median([len(a) for a in seqs])))
             # "auto": series that all have one length were cut alike, so a step's place in its series means something
             self.position_ = bool(self.position if self.position != "auto" else len({len(a) for a in seqs}) == 1)
         weights = self._class_weights(target)
-        framings = self._framings(median) if kind == "features" else [(None, None)]
         budget = None if self.max_minutes is None else self.max_minutes / (self.n_models * len(framings))
         losses, fitted = {}, {}
         for framing in framings:
