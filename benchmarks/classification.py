@@ -69,14 +69,15 @@ NOTES = """
   framings, where the lower validation loss went with the better test accuracy on all five; it
   costs a second ensemble (fit times 1.5-2.5x). On 12 stratified 70/30 TRAIN splits of ArrowHead
   (the choice made inside each split) the defaults validate at 0.771 against 0.618 for the short
-  frames alone. The tuned settings pin the frame they were
-  validated with, and their rows came out identical on the rerun.
+  frames alone. FSDD: 300/300 on every seed again (short frames kept on seed 0, wide on 1 and
+  2), ~1,000 s a seed at load ~1 (one framing took 491-684 s at load 1.5-4.8). The tuned settings
+  pin the frame they were validated with, and their rows came out identical on the rerun.
 - The UCR rows were run again after the per-step products moved to the packed kernel (session 6;
   its sums round differently from BLAS's), so they show the current code. Before, with the BLAS
   products: GunPoint default 0.973 / 0.973 / 0.980 and tuned 0.993 on every seed, BasicMotions 1.000
   on every seed, JapaneseVowels default 0.976 / 0.976 / 0.981, ItalyPowerDemand default 0.938 /
   0.935 / 0.941, ArrowHead default 0.537 / 0.611 / 0.531; the tuned ItalyPowerDemand, ArrowHead and
-  JapaneseVowels rows came out identical. FSDD and Sentiment are from the earlier kernels.
+  JapaneseVowels rows came out identical. Sentiment is from the earlier kernels.
 - JapaneseVowels: 0.978-0.984 with defaults; tuned (derivative channels, training-time
   augmentation and the relative-position channel, chosen on 3 TRAIN splits: 0.984 against 0.967
   for the default) reaches 0.986 on every seed. Without the position channel 0.986 / 0.981 / 0.986;
@@ -116,7 +117,7 @@ NOTES = """
   vs 0.978).
 - Every run is deterministic for a seed: the UCR default rows were run twice (once at load ~12,
   once at load ~3-6) with identical accuracies; the times in the table are from the later,
-  quieter runs, except Sentiment and FSDD seed 0, which ran while other engineers' benchmarks kept
+  quieter runs, except Sentiment, which ran while other engineers' benchmarks kept
   the load at 8-14 on 2 cores (expect them 3-5x shorter on a quiet machine).
 - OPENBLAS_NUM_THREADS=1 mattered here: with OpenBLAS's default threads under that load a
   training step was 3.4x slower (measured on ItalyPowerDemand, earlier). Probably the same cause
