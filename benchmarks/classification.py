@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from rnnkit import SequenceClassifier  # noqa: E402
-from rnnkit.models.sequence_classifier_training import stratified_split  # noqa: E402
+from rnnkit.models.classifier.task import stratified_split  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results" / "classification"

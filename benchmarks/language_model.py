@@ -49,7 +49,7 @@ def read_corpus(path: str) -> str:
 def data(path: str):
     import numpy as np
     from rnnkit.data.text import TokenStreams
-    from rnnkit.models.language_model_training import build_vocabulary, split_text
+    from rnnkit.models.language_model.inputs import build_vocabulary, split_text
     text = read_corpus(path)
     train_text, val_text = split_text(text, 0.1, "char")
     vocab = build_vocabulary(train_text, "char")

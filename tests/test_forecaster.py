@@ -11,8 +11,9 @@ from rnnkit.gradcheck import gradcheck
 from rnnkit.io import ModelFileError, load_model_file, save_model_file
 from rnnkit.losses import mse
 from rnnkit.models.forecaster import Forecaster
-from rnnkit.models.forecaster_network import ForecastEnsemble, ForecastNetwork
-from rnnkit.models.forecaster_training import ForecastTask, choose_lookback, windows
+from rnnkit.models.forecaster.network import ForecastEnsemble, ForecastNetwork
+from rnnkit.models.forecaster.inputs import choose_lookback, windows
+from rnnkit.models.forecaster.task import ForecastTask
 
 GUNPOINT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucr_uea" / "GunPoint" / "GunPoint_TRAIN.ts"
 SMALL = dict(hidden_size=12, n_models=2, max_epochs=25, patience=8, batch_size=32)

@@ -71,7 +71,8 @@ def test_matches_torch_embedding_lstm_linear():
 
 
 def test_overfits_a_short_real_passage():
-    from rnnkit.models.language_model_training import LanguageModelTask, build_vocabulary
+    from rnnkit.models.language_model.task import LanguageModelTask
+    from rnnkit.models.language_model.inputs import build_vocabulary
     text = real_text(600)
     vocab = build_vocabulary(text, "char")
     ids = vocab.encode_text(text)

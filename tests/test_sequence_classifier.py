@@ -11,9 +11,10 @@ from rnnkit.data.ucr import load_ts
 from rnnkit.gradcheck import gradcheck
 from rnnkit.io import ModelFileError
 from rnnkit.losses import softmax_cross_entropy
-from rnnkit.models.sequence_classifier import SequenceClassifier
-from rnnkit.models.sequence_classifier_inputs import frames
-from rnnkit.models.sequence_classifier_training import ClassifierNetwork, stratified_split
+from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.classifier.inputs import frames
+from rnnkit.models.classifier.network import ClassifierNetwork
+from rnnkit.models.classifier.task import stratified_split
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 JV = SHARED / "ucr_uea" / "JapaneseVowels"
@@ -244,14 +245,11 @@ def test_auto_framing_picks_by_validation_loss_not_by_order(monkeypatch):
 
 def test_class_weights_and_split():
     y = np.array([0] * 8 + [1] * 2)
-    clf = SequenceClassifier(class_weight="balanced")
-    clf.classes_ = [0, 1]
-    np.testing.assert_allclose(clf._class_weights(y), [10 / 16, 10 / 4])
-    clf.class_weight = {1: 3.0}
-    np.testing.assert_allclose(clf._class_weights(y), [1.0, 3.0])
-    clf.class_weight = {"x": 1.0}
+    from rnnkit.models.classifier.inputs import class_weights
+    np.testing.assert_allclose(class_weights("balanced", [0, 1], y), [10 / 16, 10 / 4])
+    np.testing.assert_allclose(class_weights({1: 3.0}, [0, 1], y), [1.0, 3.0])
     with pytest.raises(ValueError, match="class_weight names 'x'"):
-        clf._class_weights(y)
+        class_weights({"x": 1.0}, [0, 1], y)
     train, val = stratified_split(np.array([0] * 10 + [1] * 5 + [2]), 0.2, np.random.default_rng(0))
     assert len(val) == 3 and sorted(np.r_[train, val]) == list(range(16))
     assert 15 in train                                        # a class's only case stays in training
@@ -357,7 +355,7 @@ def test_trainer_min_delta_stops_on_creeping_validation_loss():
 
 
 def test_augmenter_crops_scales_and_jitters_before_framing():
-    from rnnkit.models.sequence_classifier_augment import Augmenter, parse_augment
+    from rnnkit.models.classifier.inputs import Augmenter, parse_augment
     a = np.arange(40, dtype=float).reshape(20, 2)                # T = 20, D = 2
     crop = Augmenter([a, a[:10]], ("crop",), frame=2, stride=2)
     for seed in range(20):
@@ -390,7 +388,7 @@ def test_derived_channels_are_computed_from_the_augmented_series(normalize):
     and an augmented series gets derivative and position channels of its own: the derivative
     channel is the scaled difference of the augmented input channel, the position spans the
     cropped length."""
-    from rnnkit.models.sequence_classifier_augment import Augmenter
+    from rnnkit.models.classifier.inputs import Augmenter
     X = [np.random.default_rng(i).normal(i, 1 + i, size=(T, 2)) for i, T in enumerate([30, 24, 40, 36])]
     clf = fast(max_epochs=1, normalize=normalize, derivatives=True, position=True, frame=1).fit(X, [0, 1, 0, 1])
     both = clf._with_derivatives(X[0])

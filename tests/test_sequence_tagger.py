@@ -10,8 +10,8 @@ import rnnkit
 from rnnkit import cli, gradcheck, interop
 from rnnkit.data.conllu import read_conllu
 from rnnkit.losses import softmax_cross_entropy
-from rnnkit.models.sequence_tagger import SequenceTagger, TaggerConfig
-from rnnkit.models.sequence_tagger_training import bucket_batches, build_vocabularies
+from rnnkit.models.tagger import SequenceTagger, TaggerConfig
+from rnnkit.models.tagger.task import bucket_batches, build_vocabularies
 
 EWT = Path("/work/shared/data/ud_english_ewt")
 TINY = dict(word_dim=5, char_dim=3, char_hidden_size=4, hidden_size=6)
@@ -174,7 +174,7 @@ def test_bucket_batches_cover_every_sentence_once_and_group_lengths():
 
 
 def test_batches_from_a_precomputed_char_table_equal_batches_encoded_on_the_fly():
-    from rnnkit.models.sequence_tagger_inputs import char_table, pad_batch
+    from rnnkit.models.tagger.inputs import char_table, pad_batch
     tagger, s, t = built(TINY, dtype=np.float32)
     s = s[:6] + [["https://a-very-long-address.example/with/a/path/" + "x" * 40, "the"]]
     t = t[:6] + [["NAME", "DET"]]
@@ -194,7 +194,7 @@ def test_batches_from_a_precomputed_char_table_equal_batches_encoded_on_the_fly(
 
 
 def test_word_dropout_probabilities():
-    from rnnkit.models.sequence_tagger_training import TaggerTask
+    from rnnkit.models.tagger.task import TaggerTask
     tagger, s, t = built(TINY, dtype=np.float32)
     w, c, l, counts = build_vocabularies(tagger, s, t)
     task = TaggerTask(tagger, s, t, s[:2], t[:2], counts, 4, 0)

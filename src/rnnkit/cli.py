@@ -7,6 +7,7 @@ import os
 import sys
 from importlib import resources
 
+from .cells import cell_names
 from .data.files import read_text
 from .io import ModelFileError
 
@@ -15,7 +16,7 @@ DEMO_TEXT = "shakespeare_excerpt.txt"
 
 def add_lm_training_flags(p: argparse.ArgumentParser, hidden_size: int = 512, batch_size: int = 64) -> None:
     p.add_argument("--level", choices=["char", "word"], default="char", help="model characters or words (default: char)")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--cell", choices=cell_names(), default="lstm", help="recurrent cell (default: lstm)")
     p.add_argument("--hidden-size", type=int, default=hidden_size, help=f"units per layer (default: {hidden_size})")
     p.add_argument("--num-layers", type=int, default=2, help="stacked recurrent layers (default: 2)")
     p.add_argument("--embedding-dim", type=int, default=64, help="token embedding size (default: 64)")
@@ -38,7 +39,7 @@ def add_lm_training_flags(p: argparse.ArgumentParser, hidden_size: int = 512, ba
 def add_classifier_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["ts", "text", "audio"], default=None,
                    help="data format (default: a directory is audio, *.ts is ts, anything else text)")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--cell", choices=cell_names(), default="lstm", help="recurrent cell (default: lstm)")
     p.add_argument("--hidden-size", type=int, default=64, help="units per layer and direction (default: 64)")
     p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers (default: 1)")
     p.add_argument("--unidirectional", action="store_true", help="read sequences forward only")
@@ -74,7 +75,7 @@ def add_forecaster_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=int, default=1, help="steps to forecast (default: 1)")
     p.add_argument("--strategy", choices=["direct", "recursive"], default="direct",
                    help="emit all horizon steps at once, or one step fed back (default: direct)")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--cell", choices=cell_names(), default="lstm", help="recurrent cell (default: lstm)")
     p.add_argument("--hidden-size", type=int, default=32, help="units per layer (default: 32)")
     p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers (default: 1)")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout between layers and before the head (default: 0)")
@@ -162,7 +163,7 @@ def train_lm_options(args) -> dict:
 
 
 def cmd_train_lm(args) -> int:
-    from .models.language_model_training import train_language_model
+    from .models.language_model import train_language_model
     train_language_model(read_text(args.text), args.out, resume=args.resume, **train_lm_options(args))
     print(f"saved {args.out}")
     return 0
@@ -187,7 +188,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .models.language_model_training import train_language_model
+    from .models.language_model import train_language_model
     text = resources.files("rnnkit").joinpath("datasets", DEMO_TEXT).read_text(encoding="utf-8")
 
     def show(model, row):
@@ -204,7 +205,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train_classifier(args) -> int:
-    from .models.sequence_classifier_files import train_classifier_file
+    from .models.classifier import train_classifier_file
     frame = args.frame if args.frame == "auto" else _positive_int("--frame", args.frame)
     options = {"features": args.features} if (args.format or "") == "audio" or os.path.isdir(args.data) else None
     model, metrics = train_classifier_file(
@@ -232,7 +233,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_train_forecaster(args) -> int:
-    from .models.forecaster_files import train_forecaster_files
+    from .models.forecaster import train_forecaster_files
     time_column = None if args.time_column.lower() == "none" else args.time_column
     csv_options = dict(columns=args.columns.split(",") if args.columns else None, time_column=time_column,
                        sort_by_time=args.sort_by_time, missing=args.missing)
@@ -251,7 +252,7 @@ def add_tagger_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--column", choices=["upos", "xpos"], default="upos", help="CoNLL-U tag column (default: upos)")
     p.add_argument("--format", choices=["auto", "conllu", "conll"], default="auto",
                    help="file format (default: auto, by extension and content)")
-    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--cell", choices=cell_names(), default="lstm", help="recurrent cell (default: lstm)")
     p.add_argument("--hidden-size", type=int, default=128, help="sentence RNN units per direction (default: 128)")
     p.add_argument("--num-layers", type=int, default=1, help="stacked bidirectional layers (default: 1)")
     p.add_argument("--word-dim", type=int, default=100, help="word embedding size (default: 100)")
@@ -270,7 +271,7 @@ def add_tagger_flags(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train_tagger(args) -> int:
-    from .models.sequence_tagger_training import train_tagger_files
+    from .models.tagger import train_tagger_files
     config = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers, word_dim=args.word_dim,
                   char_hidden_size=args.char_hidden_size, dropout=args.dropout)
     tagger = train_tagger_files(args.train, args.dev, args.out, column=args.column, format=args.format,

@@ -17,7 +17,8 @@ import numpy as np
 from numpy import ndarray
 
 from ._types import Params
-from .networks import GRU, RecurrentNetwork
+from .cells import GRUCell
+from .layers.networks import RecurrentNetwork
 
 _TORCH_NAME = {"Wx": "weight_ih", "Wh": "weight_hh", "bx": "bias_ih", "bh": "bias_hh"}
 
@@ -29,7 +30,7 @@ def _check_convertible(layer: RecurrentNetwork) -> None:
     options = layer.cell_options
     if options.get("peephole"):
         raise ValueError(f"{who}: PyTorch's nn.LSTM has no peephole weights; no equivalent exists")
-    if isinstance(layer, GRU) and not (options.get("reset_after", True) and options.get("reset_gate", True)):
+    if issubclass(layer.cell_class, GRUCell) and not (options.get("reset_after", True) and options.get("reset_gate", True)):
         raise ValueError(f"{who}: PyTorch's nn.GRU only has the reset_after=True, reset_gate=True form")
     if layer.bidirectional and layer.merge != "concat":
         raise ValueError(f"{who}: PyTorch concatenates the two directions; merge={layer.merge!r} has no equivalent")

@@ -8,9 +8,9 @@ from numpy import ndarray
 
 from .._types import Grads, Params, Seed, as_rng, prefixed
 from .embedding import Embedding
+from .networks import make_network
 from .recurrent import gather_time
 
-CELLS = ("lstm", "gru", "rnn")
 GROUP_OVERHEAD = 32
 """The cost of one extra length group, in word-steps: a time step has a fixed Python and NumPy
 call cost (about that of 32 words' arithmetic at the default sizes), so splitting a batch in more
@@ -139,20 +139,16 @@ class CharEncoder:
         char_dim: size of a character embedding.
         hidden_size: H, per direction; the output has 2H features.
         num_layers: stacked bidirectional layers.
-        cell: ``"lstm"``, ``"gru"`` or ``"rnn"``.
+        cell: a registered cell name (:mod:`rnnkit.cells.registry`), ``"lstm"`` by default.
         dtype: float32 (default) or float64 (gradient checks).
         seed: int, Generator or None.
     """
 
     def __init__(self, num_chars: int, char_dim: int = 32, hidden_size: int = 50, num_layers: int = 1,
                  cell: str = "lstm", dtype=np.float32, seed: Seed = None):
-        from ..networks import GRU, LSTM, RNN
-        if cell not in CELLS:
-            raise ValueError(f"CharEncoder: cell must be one of {CELLS}, got {cell!r}")
         rng = as_rng(seed)
         self.embedding = Embedding(num_chars, char_dim, padding_idx=0, dtype=dtype, seed=rng)
-        network = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cell]
-        self.rnn = network(char_dim, hidden_size, num_layers, bidirectional=True, dtype=dtype, seed=rng)
+        self.rnn = make_network(cell, char_dim, hidden_size, num_layers, bidirectional=True, dtype=dtype, seed=rng)
         self.num_chars, self.char_dim, self.hidden_size = int(num_chars), int(char_dim), int(hidden_size)
         self.num_layers, self.cell, self.dtype = int(num_layers), cell, np.dtype(dtype)
         self.output_size = 2 * self.hidden_size

@@ -1,13 +1,19 @@
-"""Task models, and :func:`load` for any model file rnnkit writes."""
+"""Task models, one subpackage each, and :func:`load` for any model file rnnkit writes.
+
+Every subpackage has the same modules in the same roles: ``estimator.py`` (the public class:
+fit, predict, score, save), ``network.py`` (forward and backward over layers), ``inputs.py``
+(user data to arrays and batches), ``task.py`` (the training task the shared
+:class:`~rnnkit.train.Trainer` runs) and ``files.py`` (data files to training and evaluation).
+"""
 from __future__ import annotations
 
 import os
 
 from ..io import ModelFileError, load_model_file
+from .classifier import SequenceClassifier
 from .forecaster import Forecaster
 from .language_model import LanguageModel, LanguageModelConfig
-from .sequence_classifier import SequenceClassifier
-from .sequence_tagger import SequenceTagger, TaggerConfig
+from .tagger import SequenceTagger, TaggerConfig
 
 MODEL_KINDS = {LanguageModel.kind: LanguageModel, Forecaster.kind: Forecaster, SequenceClassifier.kind: SequenceClassifier,
                SequenceTagger.kind: SequenceTagger}

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy import ndarray
 
-from ..layers.char_encoder import encode_words
+from ...layers.char_encoder import encode_words
 
 Sentences = list[list[str]]
 CharTable = tuple[dict, ndarray, ndarray]   # form -> row, character ids (N, L), lengths (N,)

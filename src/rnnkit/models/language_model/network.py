@@ -6,15 +6,17 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy import ndarray
 
-from .._types import Grads, Params, Seed, State, as_rng, prefixed
-from ..data.vocab import Vocabulary
-from ..io import ModelFileError, save_model_file
-from ..layers.dense import Dense
-from ..layers.dropout import Dropout
-from ..layers.embedding import Embedding
-from ..networks import GRU, LSTM, RNN
-
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+from ..._types import Grads, Params, Seed, State, as_rng, prefixed
+from ...cells import cell_type
+from ...data.files import read_text
+from ...data.vocab import Vocabulary
+from ...io import ModelFileError, save_model_file
+from ...layers.dense import Dense
+from ...layers.dropout import Dropout
+from ...layers.embedding import Embedding
+from ...layers.networks import make_network
+from ...sampling import sample
+from .task import evaluate_text
 
 
 @dataclass
@@ -29,8 +31,7 @@ class LanguageModelConfig:
     dropout: float = 0.25
 
     def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"LanguageModelConfig: cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        cell_type(self.cell, "LanguageModelConfig")
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -60,8 +61,8 @@ class LanguageModel:
         rng = as_rng(seed)
         c = config
         self.embedding = Embedding(c.vocab_size, c.embedding_dim, dtype=dtype, seed=rng)
-        self.rnn = CELLS[c.cell](c.embedding_dim, c.hidden_size, c.num_layers, dropout=c.dropout,
-                                 dtype=dtype, seed=rng)
+        self.rnn = make_network(c.cell, c.embedding_dim, c.hidden_size, c.num_layers, dropout=c.dropout,
+                                dtype=dtype, seed=rng)
         self.dropout = Dropout(c.dropout)
         self.head = Dense(c.hidden_size, c.vocab_size, dtype=dtype, seed=rng)
         self.dtype = np.dtype(dtype)
@@ -135,16 +136,13 @@ class LanguageModel:
 
     def evaluate_file(self, path) -> dict[str, float]:
         """Loss on a UTF-8 text file: nats per token, bits per character, perplexity."""
-        from ..data.files import read_text
-        from .language_model_training import evaluate_text
         return evaluate_text(self, read_text(path))
 
     def sample(self, length: int = 500, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
                seed: Seed = None, stop_at_eos: bool = False) -> str:
         """Generate text; see :func:`rnnkit.sampling.sample`."""
-        from ..sampling import sample
         return sample(self, length=length, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
                       stop_at_eos=stop_at_eos)
 
 
-__all__ = ["LanguageModel", "LanguageModelConfig", "CELLS"]
+__all__ = ["LanguageModel", "LanguageModelConfig"]

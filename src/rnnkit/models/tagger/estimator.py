@@ -8,17 +8,19 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy import ndarray
 
-from .._types import Grads, Params, Seed, as_rng, prefixed
-from ..data.vocab import Vocabulary
-from ..io import ModelFileError, save_model_file
-from ..layers.char_encoder import CharEncoder, birnn_backward, birnn_forward
-from ..layers.dense import Dense
-from ..layers.dropout import Dropout
-from ..layers.embedding import Embedding, accumulate_rows
-from ..networks import GRU, LSTM, RNN
-from .sequence_tagger_inputs import CharTable, Sentences, TaggerBatch, char_table, check_sentences, pad_batch
-
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+from ..._types import Grads, Params, Seed, as_rng, prefixed
+from ...cells import cell_type
+from ...data.conll import read_tagged_file, write_tagged_text
+from ...data.vocab import Vocabulary
+from ...io import ModelFileError, save_model_file
+from ...layers.char_encoder import CharEncoder, birnn_backward, birnn_forward
+from ...layers.dense import Dense
+from ...layers.dropout import Dropout
+from ...layers.embedding import Embedding, accumulate_rows
+from ...layers.networks import make_network
+from ...metrics.tagging import entity_scores, is_bio, token_accuracy
+from .inputs import CharTable, Sentences, TaggerBatch, char_table, check_sentences, pad_batch
+from .task import fit_tagger
 
 
 @dataclass
@@ -47,8 +49,7 @@ class TaggerConfig:
 
     def __post_init__(self):
         who = "TaggerConfig"
-        if self.cell not in CELLS:
-            raise ValueError(f"{who}: cell must be one of {sorted(CELLS)}, got {self.cell!r}")
+        cell_type(self.cell, who)
         for name in ("word_dim", "char_dim", "hidden_size", "num_layers", "min_count", "max_word_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -118,8 +119,8 @@ class SequenceTagger:
         if c.char_hidden_size:
             self.char_encoder = CharEncoder(len(chars), c.char_dim, c.char_hidden_size, dtype=dtype, seed=rng)
             width += self.char_encoder.output_size
-        self.rnn = CELLS[c.cell](width, c.hidden_size, c.num_layers, bidirectional=True, dropout=c.dropout,
-                                 dtype=dtype, seed=rng)
+        self.rnn = make_network(c.cell, width, c.hidden_size, c.num_layers, bidirectional=True, dropout=c.dropout,
+                                dtype=dtype, seed=rng)
         self.dropout = Dropout(c.dropout)
         self.head = Dense(2 * c.hidden_size, len(tags), dtype=dtype, seed=rng)
         self._rng = np.random.default_rng(rng.integers(2**63))
@@ -221,7 +222,6 @@ class SequenceTagger:
     def score(self, sentences: Sentences, tags: Sentences) -> dict[str, float]:
         """Token accuracy, the accuracy on words the tagger never saw in training (``oov_accuracy``,
         with ``oov_tokens``), and for BIO tags entity-level precision, recall and F1."""
-        from ..metrics.tagging import entity_scores, is_bio, token_accuracy
         self._require_fitted("score")
         check_sentences("SequenceTagger.score", sentences, tags)
         pred = self.predict(sentences)
@@ -239,9 +239,8 @@ class SequenceTagger:
 
     def fit(self, sentences: Sentences, tags: Sentences, dev_sentences: Sentences | None = None,
             dev_tags: Sentences | None = None, **options) -> SequenceTagger:
-        """Train on ``sentences`` and ``tags``; see :func:`rnnkit.models.sequence_tagger_training.fit_tagger`
+        """Train on ``sentences`` and ``tags``; see :func:`rnnkit.models.tagger.task.fit_tagger`
         for the options (budgets, learning rate, batch size, word vectors, output file ...)."""
-        from .sequence_tagger_training import fit_tagger
         return fit_tagger(self, sentences, tags, dev_sentences, dev_tags, **options)
 
     # -- files -------------------------------------------------------------------------------
@@ -277,7 +276,6 @@ class SequenceTagger:
     def read_file(self, path, require_tags: bool = True):
         """(sentences, tags, format) of a CoNLL-U or CoNLL file (sniffed), CoNLL-U tags from the column
         the tagger was trained on."""
-        from ..data.conll import read_tagged_file
         return read_tagged_file(path, "auto", self.data_format.get("column", "upos"), require_tags)
 
     def evaluate_file(self, path) -> dict[str, float]:
@@ -289,7 +287,6 @@ class SequenceTagger:
     def tag_file(self, path) -> str:
         """The text of ``path`` with every token's tag replaced by the predicted one (CoNLL-U: the
         tag column used in training; CoNLL: the last column, added if the file has only tokens)."""
-        from ..data.conll import write_tagged_text
         self._require_fitted("tag_file")
         sentences, _, fmt = self.read_file(path, require_tags=False)
         return write_tagged_text(path, self.predict(sentences), fmt, self.data_format.get("column", "upos"))

@@ -1,68 +1,16 @@
-"""What a :class:`rnnkit.Forecaster` trains on: its checked hyperparameters, scaled series cut into
-(window, future) pairs, and the task that feeds them to the shared :class:`rnnkit.train.Trainer`."""
+"""What a :class:`rnnkit.Forecaster` reads: series as arrays, their scaling, (window, future) pairs,
+and the window length chosen from the data."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy import ndarray
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._types import Grads, prefixed
-from ..losses import mse
-from ..metrics.regression import naive_scale
-from ..train import TrainConfig
-from .forecaster_network import CELLS, ForecastEnsemble
+from ...metrics.regression import naive_scale
 
 SCALINGS = ("standard", "minmax", "none")
-STRATEGIES = ("direct", "recursive")
-
-
-@dataclass
-class ForecasterConfig:
-    """The hyperparameters of a :class:`Forecaster`, validated (see its docstring; stored in model files)."""
-
-    lookback: int | None = None
-    horizon: int = 1
-    strategy: str = "direct"
-    cell: str = "lstm"
-    hidden_size: int = 32
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    frame: int | str = "auto"
-    linear: bool = True
-    subtract_last: bool = True
-    scaling: str = "standard"
-    n_models: int = 5
-    season: int = 1
-    lr: float = 3e-3
-    lr_decay: float = 1.0
-    batch_size: int = 32
-    max_epochs: int = 200
-    patience: int = 20
-    val_fraction: float = 0.2
-    max_minutes: float | None = None
-    seed: int = 0
-
-    def __post_init__(self):
-        choices = {"strategy": STRATEGIES, "cell": tuple(CELLS), "scaling": SCALINGS}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"Forecaster: {name} must be one of {allowed}, got {getattr(self, name)!r}")
-        positive = ["horizon", "hidden_size", "num_layers", "n_models", "season", "batch_size", "max_epochs",
-                    "patience"] + [k for k in ("lookback", "frame") if getattr(self, k) not in (None, "auto")]
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Forecaster: {name} must be a positive int{' or auto' * (name == 'frame')}, "
-                                 f"got {value!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"Forecaster: dropout must lie in [0, 1), got {self.dropout!r}")
-        if not 0.0 < self.val_fraction < 0.5:
-            raise ValueError(f"Forecaster: val_fraction must lie in (0, 0.5), got {self.val_fraction!r}")
-        TrainConfig(lr=self.lr, lr_decay=self.lr_decay, max_minutes=self.max_minutes)  # the trainer's checks
 
 
 @dataclass
@@ -129,58 +77,6 @@ def windows(z: ndarray, lookback: int, steps: int, first_target: int | None = No
     return np.ascontiguousarray(x.transpose(0, 2, 1)), np.ascontiguousarray(y.transpose(0, 2, 1))
 
 
-class ForecastTask:
-    """Mini-batches of windows for every member of a :class:`ForecastEnsemble`.
-
-    Each member reads the training pairs in its own order, reshuffled every epoch by a Generator
-    seeded from ``(seed, epoch, member)``, so batch ``step`` is a pure function of ``step`` (what
-    exact resumption needs) and the members see different batches (which decorrelates their
-    errors). The reported loss is the members' mean MSE; each member gets the gradient of its own
-    MSE only. Validation scores the averaged forecast, the one the model will make.
-
-    Args:
-        ensemble: the networks, trained in place.
-        x, y: (N, L, D_in) training inputs and (N, K, D_out) targets, already scaled.
-        x_val, y_val: the same for the validation pairs.
-        batch_size: pairs per step (fewer in an epoch's last batch).
-        seed: the base of the shuffling seeds.
-    """
-
-    def __init__(self, ensemble: ForecastEnsemble, x: ndarray, y: ndarray, x_val: ndarray, y_val: ndarray,
-                 batch_size: int, seed: int):
-        self.ensemble, self.x, self.y, self.x_val, self.y_val = ensemble, x, y, x_val, y_val
-        self.batch_size, self.seed = min(batch_size, len(x)), seed
-        self.steps_per_epoch = math.ceil(len(x) / self.batch_size)
-
-    def batch(self, step: int, member: int) -> ndarray:
-        """Indices of the training pairs member ``member`` reads at ``step``."""
-        epoch, k = divmod(step, self.steps_per_epoch)
-        order = np.random.default_rng([self.seed, epoch, member]).permutation(len(self.x))
-        return order[k * self.batch_size:(k + 1) * self.batch_size]
-
-    def train_step(self, step: int, rng: np.random.Generator) -> tuple[float, Grads, int]:
-        losses, grads = [], {}
-        for m, member in enumerate(self.ensemble.members):
-            idx = self.batch(step, m)
-            pred, cache = member.forward(self.x[idx], training=True, rng=rng)
-            loss, dpred = mse(pred, self.y[idx])
-            _, g = member.backward(dpred, cache)
-            losses.append(loss)
-            grads.update(prefixed(f"members.{m}", g))
-        return float(np.mean(losses)), grads, len(idx)
-
-    def evaluate(self) -> dict[str, float]:
-        preds = [member.forward(self.x_val, training=False)[0] for member in self.ensemble.members]
-        loss, _ = mse(np.mean(preds, axis=0), self.y_val)
-        return {"loss": loss, "member_loss": float(np.mean([mse(p, self.y_val)[0] for p in preds]))}
-
-    def state_arrays(self) -> dict[str, ndarray]:
-        return {}
-
-    def load_state_arrays(self, arrays: dict[str, ndarray]) -> None:
-        pass
-
-
 def choose_lookback(series: list[ndarray], low: int = 8, high: int = 128, fallback: int = 16) -> int:
     """Twice the dominant period of the longest series, clipped to [low, high] and to a quarter
     of the shortest series; ``fallback`` when there is no clear period.
@@ -244,4 +140,4 @@ def as_series_list(who: str, series, channels: int | None = None) -> tuple[list[
     return out, ndims == {1}
 
 
-__all__ = ["ForecasterConfig", "Scaler", "windows", "ForecastTask", "SCALINGS", "STRATEGIES", "choose_lookback", "as_series_list", "pooled_naive_scale"]
+__all__ = ["SCALINGS", "Scaler", "as_series_list", "choose_lookback", "pooled_naive_scale", "windows"]

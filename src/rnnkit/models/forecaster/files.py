@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from .forecaster import Forecaster
+from .estimator import Forecaster
 
 
 def train_forecaster_files(paths, out: str | os.PathLike, test: str | os.PathLike | None = None,
@@ -28,7 +28,7 @@ def train_forecaster_files(paths, out: str | os.PathLike, test: str | os.PathLik
     metrics = model.evaluate(series, start=start)
     log(f"{where}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
     try:
-        from ..plots import plot_forecast
+        from ...plots import plot_forecast
     except ImportError:  # matplotlib is the optional plot extra
         return model, metrics
     forecasts, _, origins = model.rolling_forecast(series, start=start)

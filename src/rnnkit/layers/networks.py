@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 from numpy import ndarray
 
-from ._types import Grads, Seed, State, as_rng
-from .cells import GRUCell, LSTMCell, RNNCell
-from .cells.base import Cell
-from .layers.bidirectional import Bidirectional
-from .layers.checks import check_lengths, check_output_grad, check_sequence_input, check_state
-from .layers.recurrent import Recurrent
-from .layers.stacked import Stacked
+from .._types import Grads, Seed, State, as_rng
+from ..cells import GRUCell, LSTMCell, RNNCell, cell_type
+from ..cells.base import Cell
+from .bidirectional import Bidirectional
+from .checks import check_lengths, check_output_grad, check_sequence_input, check_state
+from .recurrent import Recurrent
+from .stacked import Stacked
 
 
 class RecurrentNetwork(Stacked):
@@ -32,7 +32,9 @@ class RecurrentNetwork(Stacked):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, *, merge: str = "concat", seed: Seed = None, dtype=np.float32,
-                 init: str = "torch", **cell_options):
+                 init: str = "torch", cell_class: type[Cell] | None = None, **cell_options):
+        if cell_class is not None:
+            self.cell_class = cell_class
         name = type(self).__name__
         if not isinstance(num_layers, (int, np.integer)) or num_layers < 1:
             raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
@@ -102,6 +104,19 @@ class RecurrentNetwork(Stacked):
         return x, tuple(np.stack(parts) for parts in zip(*new_state))
 
 
+def make_network(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, **kwargs) -> RecurrentNetwork:
+    """The network of a registered cell name (:mod:`rnnkit.cells.registry`): ``"lstm"`` gives an
+    :class:`LSTM`, ``"gru_cho"`` a :class:`GRU` with ``reset_after=False``, a user's own cell a
+    :class:`RecurrentNetwork` of it. ``kwargs`` go to the network (``seed``, ``dtype``, ``merge`` ...)."""
+    entry = cell_type(cell)
+    network = _NETWORKS.get(entry.cell_class)
+    if network is None:
+        return RecurrentNetwork(input_size, hidden_size, num_layers, bidirectional, dropout,
+                                cell_class=entry.cell_class, **entry.options, **kwargs)
+    return network(input_size, hidden_size, num_layers, bidirectional, dropout, **entry.options, **kwargs)
+
+
 class RNN(RecurrentNetwork):
     """Elman RNN layers; ``nonlinearity`` in ``tanh`` (default), ``relu``, ``sigmoid``.
     See :class:`rnnkit.cells.RNNCell` and :class:`RecurrentNetwork` for the contract."""
@@ -136,3 +151,8 @@ class LSTM(RecurrentNetwork):
                  dropout: float = 0.0, *, peephole: bool = False, forget_bias: float | None = None, **kwargs):
         super().__init__(input_size, hidden_size, num_layers, bidirectional, dropout,
                          peephole=peephole, forget_bias=forget_bias, **kwargs)
+
+
+_NETWORKS: dict[type[Cell], type[RecurrentNetwork]] = {RNNCell: RNN, GRUCell: GRU, LSTMCell: LSTM}
+
+__all__ = ["RecurrentNetwork", "RNN", "GRU", "LSTM", "make_network"]

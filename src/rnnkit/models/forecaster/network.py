@@ -7,10 +7,10 @@ from typing import NamedTuple
 import numpy as np
 from numpy import ndarray
 
-from .._types import Grads, Params, Seed, as_rng, prefixed
-from ..layers.dense import Dense
-from ..layers.dropout import Dropout
-from .language_model import CELLS
+from ..._types import Grads, Params, Seed, as_rng, prefixed
+from ...layers.dense import Dense
+from ...layers.dropout import Dropout
+from ...layers.networks import make_network
 
 
 class ForecastCache(NamedTuple):
@@ -46,8 +46,6 @@ class ForecastNetwork:
                  hidden_size: int = 32, num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
                  lookback: int | None = None, linear: bool = False, frame: int = 1, seed: Seed = None,
                  dtype=np.float32):
-        if cell not in CELLS:
-            raise ValueError(f"ForecastNetwork: cell must be one of {sorted(CELLS)}, got {cell!r}")
         if frame > 1 and (lookback is None or lookback % frame):
             raise ValueError(f"ForecastNetwork: lookback {lookback} must be a multiple of frame {frame}")
         if linear and lookback is None:
@@ -55,8 +53,8 @@ class ForecastNetwork:
         rng = as_rng(seed)
         self.input_size, self.output_size, self.steps = int(input_size), int(output_size), int(steps)
         self.frame = int(frame)
-        self.rnn = CELLS[cell](self.frame * input_size, hidden_size, num_layers, bidirectional, dropout,
-                               seed=rng, dtype=dtype)
+        self.rnn = make_network(cell, self.frame * input_size, hidden_size, num_layers, bidirectional, dropout,
+                                seed=rng, dtype=dtype)
         self.directions = 2 if bidirectional else 1
         self.dropout = Dropout(dropout)
         self.head = Dense(self.directions * hidden_size, self.steps * self.output_size, dtype=dtype, seed=rng)
@@ -126,4 +124,4 @@ class ForecastEnsemble:
         return np.mean([member.forward(x, training=False)[0] for member in self.members], axis=0)
 
 
-__all__ = ["ForecastNetwork", "ForecastEnsemble", "CELLS"]
+__all__ = ["ForecastNetwork", "ForecastEnsemble"]

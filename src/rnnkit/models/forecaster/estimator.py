@@ -4,17 +4,68 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 from numpy import ndarray
 
-from ..io import ModelFileError, save_model_file
-from ..metrics.regression import mae, rmse
-from ..train import TrainConfig, Trainer
-from .forecaster_network import ForecastEnsemble
-from .forecaster_training import (STRATEGIES, ForecasterConfig, ForecastTask, Scaler, as_series_list,
-                                  choose_lookback, pooled_naive_scale, windows)
+from ...cells import cell_type
+from ...data.csv_series import read_csv_series
+from ...io import ModelFileError, save_model_file
+from ...metrics.regression import mae, rmse
+from ...train import TrainConfig, Trainer
+from .inputs import SCALINGS, Scaler, as_series_list, choose_lookback, pooled_naive_scale, windows
+from .network import ForecastEnsemble
+from .task import ForecastTask
+
+STRATEGIES = ("direct", "recursive")
+
+@dataclass
+class ForecasterConfig:
+    """The hyperparameters of a :class:`Forecaster`, validated (see its docstring; stored in model files)."""
+
+    lookback: int | None = None
+    horizon: int = 1
+    strategy: str = "direct"
+    cell: str = "lstm"
+    hidden_size: int = 32
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    frame: int | str = "auto"
+    linear: bool = True
+    subtract_last: bool = True
+    scaling: str = "standard"
+    n_models: int = 5
+    season: int = 1
+    lr: float = 3e-3
+    lr_decay: float = 1.0
+    batch_size: int = 32
+    max_epochs: int = 200
+    patience: int = 20
+    val_fraction: float = 0.2
+    max_minutes: float | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        cell_type(self.cell, "Forecaster")
+        choices = {"strategy": STRATEGIES, "scaling": SCALINGS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"Forecaster: {name} must be one of {allowed}, got {getattr(self, name)!r}")
+        positive = ["horizon", "hidden_size", "num_layers", "n_models", "season", "batch_size", "max_epochs",
+                    "patience"] + [k for k in ("lookback", "frame") if getattr(self, k) not in (None, "auto")]
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Forecaster: {name} must be a positive int{' or auto' * (name == 'frame')}, "
+                                 f"got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"Forecaster: dropout must lie in [0, 1), got {self.dropout!r}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"Forecaster: val_fraction must lie in (0, 0.5), got {self.val_fraction!r}")
+        TrainConfig(lr=self.lr, lr_decay=self.lr_decay, max_minutes=self.max_minutes)  # the trainer's checks
+
 
 MAX_RECURRENT_STEPS = 32  # frame="auto" groups samples so a window takes at most this many RNN steps
 
@@ -148,7 +199,6 @@ class Forecaster:
     def fit_csv(self, paths, out=None, resume: bool = False, log=None, **csv_options) -> Forecaster:
         """Train on one or more CSV files (one series each) read by :func:`read_csv_series` with
         ``csv_options``; the model remembers the columns so ``evaluate_file`` reads files alike."""
-        from ..data.csv_series import read_csv_series
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         read = [read_csv_series(p, **csv_options) for p in paths]
         for r in read[1:]:
@@ -287,7 +337,6 @@ class Forecaster:
         return model
 
     def _read_csv(self, path):
-        from ..data.csv_series import read_csv_series
         read = read_csv_series(path, **(self.csv_options_ or {}))
         return read, (read.values[:, 0] if self.univariate_ else read.values)
 

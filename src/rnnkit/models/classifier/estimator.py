@@ -7,13 +7,15 @@ import time
 import numpy as np
 from numpy import ndarray
 
-from .._types import Params, prefixed, unprefixed
-from ..data.vocab import PAD, UNK, Vocabulary
-from ..io import ModelFileError, save_model_file
-from ..metrics.classification import accuracy, confusion_matrix, macro_f1
-from .sequence_classifier_augment import Augmenter, parse_augment
-from .sequence_classifier_inputs import as_sequences, frames, pad
-from .sequence_classifier_training import ClassifierNetwork, train_network
+from ..._types import Params, prefixed, unprefixed
+from ...data.vocab import PAD, UNK, Vocabulary
+from ...io import ModelFileError, atomic_write_text, save_model_file
+from ...metrics.classification import accuracy, confusion_matrix, macro_f1
+from ...train import history_csv
+from .files import read_labelled_data
+from .inputs import Augmenter, as_sequences, class_weights, first_difference, frames, pad, parse_augment, series_scaled
+from .network import ClassifierNetwork
+from .task import train_network
 
 NORMALIZE = ("channel", "series", None)
 TARGET_STEPS = 32   # frame="auto" cuts long series into about this many frames
@@ -38,7 +40,7 @@ class SequenceClassifier:
     eighth step), and keeps the one whose networks reach the lower mean validation loss (each
     network's split is the same both times; ``framing_losses_`` has the figures; an int ``frame``
     fits once). ``augment`` (``"crop"``, ``"scale"``, ``"jitter"`` or a ``+`` mix, see
-    :mod:`.sequence_classifier_augment`) trains on a fresh random variant of each series every
+    :mod:`.inputs`) trains on a fresh random variant of each series every
     time it is drawn; ``average`` > 0 evaluates and keeps an exponential moving average of the
     weights with that decay per step.
 
@@ -107,19 +109,19 @@ class SequenceClassifier:
         if self.normalize == "channel":
             return (a - self.mean_[:D]) / self.std_[:D]
         if self.normalize == "series":
-            return _series_scaled(a)
+            return series_scaled(a)
         return a
 
     def _finish(self, b: ndarray) -> ndarray:
         """(T, D) from :meth:`_base` -> (T, D'): the scaled derivative channels and the position
         channel appended, both computed from b, so an augmented b gets its own."""
         if self.derivatives:
-            db = _first_difference(b)
+            db = first_difference(b)
             D = b.shape[1]
             if self.normalize == "channel":   # diff(b) = diff(a) / std: scale diff(a) with its own stats
                 db = (db * self.std_[:D] - self.mean_[D:]) / self.std_[D:]
             elif self.normalize == "series":
-                db = _series_scaled(db)
+                db = series_scaled(db)
             b = np.concatenate([b, db], axis=1)
         if not self.position_:
             return b
@@ -131,7 +133,7 @@ class SequenceClassifier:
         """(T, D) -> (T, 2 D) with each channel's first difference appended (0 at t = 0)."""
         if not self.derivatives:
             return a
-        return np.concatenate([a, _first_difference(a)], axis=1)
+        return np.concatenate([a, first_difference(a)], axis=1)
 
     # -- fitting -----------------------------------------------------------------------------
     def _check_hyperparameters(self) -> None:
@@ -155,20 +157,6 @@ class SequenceClassifier:
                 raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"{who}: val_fraction must lie in [0, 1), got {self.val_fraction}")
-
-    def _class_weights(self, y: ndarray) -> ndarray | None:
-        cw = self.class_weight
-        if cw is None:
-            return None
-        counts = np.bincount(y, minlength=len(self.classes_)).astype(np.float64)
-        if cw == "balanced":
-            return (len(y) / (len(counts) * counts)).astype(np.float32)
-        if isinstance(cw, dict):
-            unknown = [k for k in cw if k not in self.classes_]
-            if unknown:
-                raise ValueError(f"SequenceClassifier: class_weight names {unknown[0]!r}, not a class of y")
-            return np.array([float(cw.get(c, 1.0)) for c in self.classes_], dtype=np.float32)
-        raise ValueError(f"SequenceClassifier: class_weight must be None, 'balanced' or a dict, got {cw!r}")
 
     def fit(self, X, y, lengths: ndarray | None = None, log=None) -> SequenceClassifier:
         """Train on sequences ``X`` and labels ``y`` (see the class docstring); returns self."""
@@ -199,7 +187,7 @@ class SequenceClassifier:
             framings = self._framings(int(np.median([len(a) for a in seqs])))
             # "auto": series that all have one length were cut alike, so a step's place in its series means something
             self.position_ = bool(self.position if self.position != "auto" else len({len(a) for a in seqs}) == 1)
-        weights = self._class_weights(target)
+        weights = class_weights(self.class_weight, self.classes_, target)
         budget = None if self.max_minutes is None else self.max_minutes / (self.n_models * len(framings))
         losses, fitted = {}, {}
         for framing in framings:
@@ -312,13 +300,11 @@ class SequenceClassifier:
     def evaluate_file(self, path) -> dict:
         """:meth:`evaluate` on a labelled data file read as the training data was (see
         :func:`read_labelled_data`)."""
-        from .sequence_classifier_files import read_labelled_data
         X, y, _, _ = read_labelled_data(path, self.data_format, self.data_options)
         return self.evaluate(X, y)
 
     def predict_file(self, path) -> list:
         """Predicted labels for the cases of a data file (labels in it are not needed)."""
-        from .sequence_classifier_files import read_labelled_data
         X, _, _, _ = read_labelled_data(path, self.data_format, self.data_options, require_labels=False)
         return self.predict(X).tolist()
 
@@ -375,14 +361,35 @@ class SequenceClassifier:
         return model
 
 
-__all__ = ["SequenceClassifier"]
+def train_classifier_file(data: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                          test: str | os.PathLike | None = None, data_format: str | None = None,
+                          data_options: dict | None = None, log=print, **params):
+    """Train a :class:`SequenceClassifier` (hyperparameters ``params``) on a labelled data file and
+    return ``(model, test_metrics or None)``. With ``out``: the model file, ``<out>.history.csv``,
+    ``<out>.loss.png`` and, with ``test``, ``<out>.confusion.png`` (the plots need matplotlib)."""
+    X, y, data_format, data_options = read_labelled_data(data, data_format, data_options)
+    test_data = read_labelled_data(test, data_format, data_options) if test is not None else None
+    counts = {c: y.count(c) for c in dict.fromkeys(y)}
+    log(f"{os.fspath(data)}: {len(X)} {data_format} cases, {len(counts)} classes "
+        f"({', '.join(f'{c}: {n}' for c, n in list(counts.items())[:10])}{', ...' if len(counts) > 10 else ''})")
+    model = SequenceClassifier(**params)
+    model.data_format, model.data_options = data_format, data_options
+    model.fit(X, y, log=log)
+    metrics = None if test_data is None else model.evaluate(test_data[0], test_data[1])
+    if out is not None:
+        out = os.fspath(out)
+        model.save(out)
+        atomic_write_text(out + ".history.csv", history_csv(model.history_))
+        try:
+            from ...plots import plot_confusion_matrix, plot_history
+        except ImportError:
+            log("note: no plots written (pip install 'rnnkit[plot]')")
+        else:
+            plot_history(model.history_, out + ".loss.png")
+            if metrics is not None:
+                plot_confusion_matrix(metrics["confusion_matrix"], metrics["labels"], out + ".confusion.png",
+                                      title=f"{os.path.basename(os.fspath(test))}: accuracy {metrics['accuracy']:.3f}")
+    return model, metrics
 
 
-def _first_difference(a: ndarray) -> ndarray:
-    """(T, D) -> (T, D): each channel's change from the step before, 0 at t = 0."""
-    return np.diff(a, axis=0, prepend=a[:1])
-
-
-def _series_scaled(a: ndarray) -> ndarray:
-    """Each channel of one series to zero mean and unit variance."""
-    return (a - a.mean(0)) / np.maximum(a.std(0), 1e-8)
+__all__ = ["SequenceClassifier", "train_classifier_file"]

@@ -6,17 +6,20 @@ import math
 import os
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy import ndarray
 
-from .._types import Grads
-from ..data.vocab import PAD, UNK, Vocabulary
-from ..losses import softmax_cross_entropy
-from ..metrics.tagging import entity_scores, is_bio
-from ..train import TrainConfig, Trainer
-from .sequence_tagger import SequenceTagger
-from .sequence_tagger_inputs import Sentences, check_sentences
+from ..._types import Grads
+from ...data.vocab import PAD, UNK, Vocabulary
+from ...losses import softmax_cross_entropy
+from ...metrics.tagging import entity_scores, is_bio
+from ...train import TrainConfig, Trainer
+from .inputs import Sentences, check_sentences
+
+if TYPE_CHECKING:
+    from .estimator import SequenceTagger
 
 POOL = 50
 """Batches per sorting pool: sentences are shuffled, sorted by length within pools of this many
@@ -175,7 +178,7 @@ def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
     words, chars, labels, counts = build_vocabularies(tagger, sentences, tags)
     tagger.build(words, chars, labels, seed=seed)
     if word_vectors is not None:
-        from ..data.word_vectors import embedding_matrix, read_word_vectors
+        from ...data.word_vectors import embedding_matrix, read_word_vectors
         vectors = read_word_vectors(word_vectors, words.tokens[2:])
         found = embedding_matrix(list(words.tokens), vectors, tagger.params["words.E"])
         tagger.params["words.E"][0] = 0.0
@@ -201,21 +204,4 @@ def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
     return tagger
 
 
-def train_tagger_files(train: str | os.PathLike, dev: str | os.PathLike | None = None,
-                       out: str | os.PathLike | None = None, *, column: str = "upos", format: str = "auto",
-                       config: dict | None = None, **options) -> SequenceTagger:
-    """Read CoNLL-U (tags from ``column``) or CoNLL NER files, train, and return the tagger (written
-    to ``out`` as it improves). ``config`` holds :class:`TaggerConfig` fields; ``options`` go to
-    :func:`fit_tagger`."""
-    from ..data.conll import read_tagged_file
-    sentences, tags, fmt = read_tagged_file(train, format, column)
-    dev_sentences = dev_tags = None
-    if dev is not None:
-        dev_sentences, dev_tags, _ = read_tagged_file(dev, format, column)
-    tagger = SequenceTagger(**(config or {}))
-    tagger.data_format = {"format": fmt, "column": column}
-    return tagger.fit(sentences, tags, dev_sentences, dev_tags, out=out, **options)
-
-
-__all__ = ["TaggerTask", "bucket_batches", "build_vocabularies", "fit_tagger", "split_validation",
-           "train_tagger_files"]
+__all__ = ["TaggerTask", "bucket_batches", "build_vocabularies", "fit_tagger", "split_validation"]
