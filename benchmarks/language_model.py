@@ -61,11 +61,11 @@ def data(path: str):
 def run_rnnkit(path: str, minutes: float, seed: int) -> list[dict]:
     from rnnkit import optim
     from rnnkit.losses import softmax_cross_entropy
-    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+    from rnnkit.models.language_model import LanguageModelConfig, LanguageModelNetwork
     vocab, train, val, np = data(path)
     h = HYPER
-    model = LanguageModel(LanguageModelConfig(len(vocab), h["embedding_dim"], h["hidden_size"], h["num_layers"],
-                                              "lstm", h["dropout"]), vocab, seed=seed)
+    model = LanguageModelNetwork(LanguageModelConfig(len(vocab), h["embedding_dim"], h["hidden_size"],
+                                                     h["num_layers"], "lstm", h["dropout"]), vocab, seed=seed)
     opt, rng = optim.Adam(lr=h["lr"]), np.random.default_rng(seed)
 
     def train_step(k, carry):

@@ -148,7 +148,7 @@ def rnnkit_cases(np):
     import rnnkit
     from rnnkit.layers.dense import Dense
     from rnnkit.losses import softmax_cross_entropy
-    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+    from rnnkit.models.language_model import LanguageModelConfig, LanguageModelNetwork
     from rnnkit.sampling import generate_ids
 
     networks = {"rnn": rnnkit.RNN, "gru": rnnkit.GRU, "lstm": rnnkit.LSTM}
@@ -177,7 +177,7 @@ def rnnkit_cases(np):
         # the library's own sampling loop (rnnkit.sampling.generate_ids, as `rnnkit sample` uses):
         # 100 tokens after a one-token prime per call, so the prime's forward pass is included
         D, H, V = shape
-        model = LanguageModel(LanguageModelConfig(V, D, H, 1, cell, 0.0), seed=0)
+        model = LanguageModelNetwork(LanguageModelConfig(V, D, H, 1, cell, 0.0), seed=0)
         rng = np.random.default_rng(0)
         box = {"token": 0}
 

@@ -6,14 +6,14 @@ import pytest
 
 from rnnkit import kernels
 from rnnkit.functional import softmax
-from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.language_model import LanguageModelConfig, LanguageModelNetwork
 from rnnkit.sampling import _compiled_generation, generate_ids
 
 needs_numba = pytest.mark.skipif(kernels.compiled_loops() is None, reason="the compiled loops need numba")
 
 
-def model_for(cell: str, layers: int, dtype=np.float64, **network_options) -> LanguageModel:
-    model = LanguageModel(LanguageModelConfig(11, 5, 7, layers, cell, 0.0), seed=3, dtype=dtype)
+def model_for(cell: str, layers: int, dtype=np.float64, **network_options) -> LanguageModelNetwork:
+    model = LanguageModelNetwork(LanguageModelConfig(11, 5, 7, layers, cell, 0.0), seed=3, dtype=dtype)
     if network_options:
         model.rnn = type(model.rnn)(5, 7, layers, dtype=dtype, seed=4, **network_options)
     # larger weights than the initialiser's so the distribution is far from uniform

@@ -1,5 +1,7 @@
-"""Language model: gradients, PyTorch parity, learning on real text, resume, sampling, files, CLI."""
+"""Language model: gradients, PyTorch parity, learning on real text, resume, sampling, files, CLI,
+and the estimator contract (scikit-learn's checks, fit-time validation, logging)."""
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from rnnkit.cli import main
 from rnnkit.gradcheck import gradcheck
 from rnnkit.io import ModelFileError, load_model_file
 from rnnkit.losses import softmax_cross_entropy
-from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, LanguageModelNetwork
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
 BUNDLED = Path(rnnkit.__file__).parent / "datasets" / "shakespeare_excerpt.txt"
@@ -24,21 +26,18 @@ def real_text(chars: int) -> str:
     return path.read_text(encoding="utf-8")[:chars]
 
 
-QUIET = dict(progress=False, log=lambda message: None)
-
-
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_finite_differences(cell):
-    model = LanguageModel(LanguageModelConfig(11, 4, 5, 2, cell, dropout=0.3), seed=0, dtype=np.float64)
+    model = LanguageModelNetwork(LanguageModelConfig(11, 4, 5, 2, cell, dropout=0.3), seed=0, dtype=np.float64)
     rng = np.random.default_rng(0)
     ids, targets = rng.integers(0, 11, (2, 6)), rng.integers(0, 11, (2, 6))
     state0 = tuple(rng.normal(size=s.shape) for s in model.zero_state(2))
 
     def loss():
-        logits, _, _ = model.forward(ids, state0, rng=np.random.default_rng(3))
+        logits, _, _ = model.forward(ids, state0, training=True, rng=np.random.default_rng(3))
         return softmax_cross_entropy(logits, targets, reduction="sum")[0]
 
-    logits, _, cache = model.forward(ids, state0, rng=np.random.default_rng(3))
+    logits, _, cache = model.forward(ids, state0, training=True, rng=np.random.default_rng(3))
     grads = model.backward(softmax_cross_entropy(logits, targets, reduction="sum")[1], None, cache)
     errors = gradcheck(loss, model.params, grads)
     assert max(errors.values()) < 1e-6, errors
@@ -47,7 +46,7 @@ def test_finite_differences(cell):
 def test_matches_torch_embedding_lstm_linear():
     torch = pytest.importorskip("torch")
     V, E, H, B, T = 13, 5, 7, 3, 6
-    model = LanguageModel(LanguageModelConfig(V, E, H, 2, "lstm", dropout=0.0), seed=0, dtype=np.float64)
+    model = LanguageModelNetwork(LanguageModelConfig(V, E, H, 2, "lstm", dropout=0.0), seed=0, dtype=np.float64)
     emb, lstm, head = (torch.nn.Embedding(V, E).double(), torch.nn.LSTM(E, H, 2, batch_first=True).double(),
                        torch.nn.Linear(H, V).double())
     model.params["embedding.E"][...] = emb.weight.detach().numpy()
@@ -76,7 +75,7 @@ def test_overfits_a_short_real_passage():
     text = real_text(600)
     vocab = build_vocabulary(text, "char")
     ids = vocab.encode_text(text)
-    model = LanguageModel(LanguageModelConfig(len(vocab), 16, 64, 1, "lstm", dropout=0.0), vocab, seed=0)
+    model = LanguageModelNetwork(LanguageModelConfig(len(vocab), 16, 64, 1, "lstm", dropout=0.0), vocab, seed=0)
     task = LanguageModelTask(model, ids, ids, batch_size=4, seq_len=40, val_characters=len(text))
     config = rnnkit.TrainConfig(lr=1e-2, max_steps=250, eval_every=10, patience=100, progress=False)
     history = rnnkit.Trainer(model.params, task, config, log=lambda m: None).fit()
@@ -88,11 +87,12 @@ def test_overfits_a_short_real_passage():
 def test_learns_beyond_unigram_on_held_out_text():
     text = real_text(60_000)
     model = rnnkit.train_language_model(text, hidden_size=64, num_layers=1, seq_len=50, batch_size=16,
-                                        max_steps=150, eval_every=50, seed=0, **QUIET)
+                                        max_steps=150, eval_every=50, seed=0)
     held_out = text[int(len(text) * 0.9):]
-    counts = np.bincount(model.vocab.encode_text(text[:int(len(text) * 0.9)]), minlength=len(model.vocab))
+    vocab = model.vocabulary_
+    counts = np.bincount(vocab.encode_text(text[:int(len(text) * 0.9)]), minlength=len(vocab))
     p = counts / counts.sum()
-    ids = model.vocab.encode_text(held_out)
+    ids = vocab.encode_text(held_out)
     unigram = -np.mean(np.log(np.maximum(p[ids], 1e-12)))
     assert rnnkit.evaluate_text(model, held_out)["loss"] < unigram - 0.4
 
@@ -100,8 +100,8 @@ def test_learns_beyond_unigram_on_held_out_text():
 def test_word_level_vocabulary_with_unk():
     text = real_text(20_000)
     model = rnnkit.train_language_model(text, level="word", min_count=3, hidden_size=32, num_layers=1,
-                                        seq_len=20, batch_size=8, max_steps=20, seed=0, **QUIET)
-    vocab = model.vocab
+                                        seq_len=20, batch_size=8, max_steps=20, seed=0)
+    vocab = model.vocabulary_
     assert vocab.level == "word" and vocab.unk_id is not None and vocab.eos_id is not None
     words = [w for line in rnnkit.data.vocab.tokenize_words(text[:int(len(text) * 0.9)]) for w in line]
     counts = {w: words.count(w) for w in set(words)}
@@ -115,8 +115,10 @@ def test_word_level_vocabulary_with_unk():
 
 def test_resume_equals_uninterrupted(tmp_path):
     text = real_text(8_000)
+    # patience 1: every evaluation without improvement halves the lr (the Trainer's lr_decay 0.5),
+    # so the learning rate is part of what a resume must replay
     options = dict(hidden_size=32, num_layers=2, seq_len=20, batch_size=8, eval_every=3, lr=5e-3, seed=4,
-                   patience=1, lr_decay=0.5, **QUIET)
+                   patience=1)
     rnnkit.train_language_model(text, tmp_path / "a.safetensors", max_steps=14, **options)
     rnnkit.train_language_model(text, tmp_path / "b.safetensors", max_steps=7, **options)  # off the eval grid
     rnnkit.train_language_model(text, tmp_path / "b.safetensors", max_steps=14, resume=True, **options)
@@ -135,16 +137,16 @@ def test_resume_equals_uninterrupted(tmp_path):
 def test_resume_refuses_a_different_model(tmp_path):
     text = real_text(5_000)
     rnnkit.train_language_model(text, tmp_path / "m.safetensors", hidden_size=16, num_layers=1, seq_len=20,
-                                batch_size=4, max_steps=2, **QUIET)
+                                batch_size=4, max_steps=2)
     with pytest.raises(ValueError, match="different model or data"):
         rnnkit.train_language_model(text, tmp_path / "m.safetensors", hidden_size=24, num_layers=1, seq_len=20,
-                                    batch_size=4, max_steps=4, resume=True, **QUIET)
+                                    batch_size=4, max_steps=4, resume=True)
 
 
 @pytest.fixture(scope="module")
 def small_model():
     return rnnkit.train_language_model(real_text(20_000), hidden_size=32, num_layers=1, seq_len=30,
-                                       batch_size=8, max_steps=40, seed=0, **QUIET)
+                                       batch_size=8, max_steps=40, seed=0)
 
 
 def test_sampling_is_deterministic_for_a_seed(small_model):
@@ -159,9 +161,9 @@ def test_low_temperature_is_argmax(small_model):
     assert small_model.sample(length=60, prime="First", temperature=1e-4, seed=2) == greedy
     assert small_model.sample(length=60, prime="First", top_k=1, seed=3) == greedy
     # greedy decoding by hand: argmax of the model's next-token distribution at every step
-    vocab, text = small_model.vocab, "First"
+    vocab, text = small_model.vocabulary_, "First"
     for _ in range(60):
-        logits, _, _ = small_model.forward(vocab.encode_text(text)[None, :], training=False)
+        logits, _, _ = small_model.network_.forward(vocab.encode_text(text)[None, :], training=False)
         scores = logits[0, -1].copy()
         scores[vocab.unk_id] = -np.inf
         text += vocab.token_of(int(np.argmax(scores)))
@@ -184,9 +186,11 @@ def test_save_load_round_trip(small_model, tmp_path):
     path = tmp_path / "m.safetensors"
     small_model.save(path)
     loaded = rnnkit.load(path)
-    for k, v in small_model.params.items():
-        np.testing.assert_array_equal(loaded.params[k], v)
-    assert loaded.vocab == small_model.vocab
+    assert isinstance(loaded, LanguageModel)
+    for k, v in small_model.network_.params.items():
+        np.testing.assert_array_equal(loaded.network_.params[k], v)
+    assert loaded.vocabulary_ == small_model.vocabulary_
+    assert loaded.get_params() == small_model.get_params()   # the hyperparameters travel in the file
     assert loaded.sample(length=50, seed=3) == small_model.sample(length=50, seed=3)
     raw = path.read_bytes()
     assert b"pickle" not in raw[:200]
@@ -206,7 +210,7 @@ def test_damaged_model_file_gives_a_clear_error(small_model, tmp_path, damage):
         rnnkit.load(path)
 
 
-def test_cli_end_to_end(tmp_path, capsys):
+def test_cli_end_to_end(tmp_path, capsys, caplog):
     text_file = tmp_path / "t.txt"
     text_file.write_text(real_text(6_000), encoding="utf-8")
     model = tmp_path / "m.safetensors"
@@ -215,6 +219,7 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert model.exists() and (tmp_path / "m.safetensors.history.csv").exists()
     assert (tmp_path / "m.safetensors.loss.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
+    caplog.set_level(logging.INFO, logger="rnnkit")
     assert main(["sample", str(model), "--length", "30", "--seed", "1", "--prime", "First"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("First") and len(out.rstrip("\n")) >= 30
@@ -223,7 +228,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert 0 < metrics["loss"] < 5 and metrics["bpc"] == pytest.approx(metrics["loss"] / np.log(2), rel=0.02)
     assert main(["train-lm", str(text_file), "--out", str(model), "--hidden-size", "24", "--num-layers", "1",
                  "--seq-len", "20", "--batch-size", "4", "--max-steps", "10", "--no-progress", "--resume"]) == 0
-    assert "resumed from" in capsys.readouterr().out
+    # the training messages go to the "rnnkit" logger (on stderr only when verbose), the result to stdout
+    assert "resumed from" in caplog.text and "saved" in capsys.readouterr().out
 
 
 def test_cli_errors_are_clear(tmp_path, capsys):
@@ -242,3 +248,4 @@ def test_demo_runs_and_samples(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "d.safetensors"), "--max-minutes", "0.03"]) == 0
     out = capsys.readouterr().out
     assert "--- sample after" in out and (tmp_path / "d.safetensors").exists()
+

@@ -11,7 +11,7 @@ from .layers.recurrent import Recurrent
 from .layers.stacked import Stacked
 from .layers.networks import GRU, LSTM, RNN, RecurrentNetwork, make_network
 from .models import Forecaster, LanguageModel, LanguageModelConfig, SequenceClassifier, SequenceTagger, TaggerConfig, load
-from .models.language_model import evaluate_text, train_language_model
+from .models.language_model import LanguageModelNetwork, evaluate_text, train_language_model
 from .train import Trainer, TrainConfig
 
 __version__ = "0.1.0"
@@ -20,7 +20,7 @@ __all__ = [
     "RNN", "GRU", "LSTM", "RecurrentNetwork", "make_network",
     "RNNCell", "GRUCell", "LSTMCell", "Cell", "register_cell", "cell_names",
     "Recurrent", "Bidirectional", "Stacked", "Dense", "Embedding", "Dropout",
-    "LanguageModel", "LanguageModelConfig", "train_language_model", "evaluate_text", "Vocabulary",
+    "LanguageModel", "LanguageModelConfig", "LanguageModelNetwork", "train_language_model", "evaluate_text", "Vocabulary",
     "SequenceClassifier", "Forecaster",
     "SequenceTagger", "TaggerConfig",
     "Trainer", "TrainConfig", "load",

@@ -12,7 +12,7 @@ import os
 from ..io import ModelFileError, load_model_file
 from .classifier import SequenceClassifier
 from .forecaster import Forecaster
-from .language_model import LanguageModel, LanguageModelConfig
+from .language_model import LanguageModel, LanguageModelConfig, LanguageModelNetwork
 from .tagger import SequenceTagger, TaggerConfig
 
 MODEL_KINDS = {LanguageModel.kind: LanguageModel, Forecaster.kind: Forecaster, SequenceClassifier.kind: SequenceClassifier,
@@ -34,5 +34,5 @@ def load(path: str | os.PathLike):
     return MODEL_KINDS[kind].from_file_contents(arrays, metadata, os.fspath(path))
 
 
-__all__ = ["load", "Forecaster", "LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceTagger", "TaggerConfig",
+__all__ = ["load", "Forecaster", "LanguageModel", "LanguageModelConfig", "LanguageModelNetwork", "SequenceClassifier", "SequenceTagger", "TaggerConfig",
            "MODEL_KINDS"]

@@ -1,11 +1,12 @@
 """The language model: next-token prediction over characters or words, sampling, evaluation.
 
-``network.py`` the model (embedding, recurrent stack, softmax head; save and load), ``inputs.py``
-the text split and vocabulary, ``task.py`` its training task and loss over a text for the shared
-Trainer, ``estimator.py`` training end to end.
+``estimator.py`` :class:`LanguageModel` (fit, sample, evaluate, score, save, load) and the
+conveniences :func:`train_language_model` and :func:`evaluate_text`; ``network.py`` the network
+(embedding, recurrent stack, softmax head); ``inputs.py`` the text split and vocabulary;
+``task.py`` its training task and its loss over a token stream for the shared Trainer.
 """
-from .estimator import train_language_model
-from .network import LanguageModel, LanguageModelConfig
-from .task import evaluate_text
+from .estimator import LanguageModel, evaluate_text, train_language_model
+from .network import LanguageModelCache, LanguageModelConfig, LanguageModelNetwork
 
-__all__ = ["LanguageModel", "LanguageModelConfig", "evaluate_text", "train_language_model"]
+__all__ = ["LanguageModel", "LanguageModelCache", "LanguageModelConfig", "LanguageModelNetwork", "evaluate_text",
+           "train_language_model"]

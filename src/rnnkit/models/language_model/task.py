@@ -13,7 +13,7 @@ from ...data.text import TokenStreams, fit_batch_to_text
 from ...losses import softmax_cross_entropy
 
 if TYPE_CHECKING:
-    from .network import LanguageModel
+    from .network import LanguageModelNetwork
 
 
 class LanguageModelTask:
@@ -21,7 +21,7 @@ class LanguageModelTask:
     at each epoch (char-rnn). The loss is softmax cross-entropy summed over time and batch and
     divided by the token count, so the learning rate and clipping do not depend on B or T."""
 
-    def __init__(self, model: LanguageModel, train_ids: ndarray, val_ids: ndarray, batch_size: int,
+    def __init__(self, model: LanguageModelNetwork, train_ids: ndarray, val_ids: ndarray, batch_size: int,
                  seq_len: int, val_characters: int):
         self.model = model
         self.train = TokenStreams(train_ids, batch_size, seq_len, drop_last=False)  # every token is trained on
@@ -50,7 +50,7 @@ class LanguageModelTask:
     def load_state_arrays(self, arrays: dict[str, ndarray]) -> None:
         self.carry = tuple(arrays[f"carry.{i}"] for i in range(len(arrays))) if arrays else None
 
-def evaluate_ids(model: LanguageModel, ids: ndarray, characters: int, batch_size: int = 64,
+def evaluate_ids(model: LanguageModelNetwork, ids: ndarray, characters: int, batch_size: int = 64,
                  seq_len: int = 100) -> dict[str, float]:
     """Mean loss in nats per predicted token over ``ids`` (read as contiguous streams with the state
     carried, so every token after the first few is predicted from a long context), and bits per
@@ -69,14 +69,4 @@ def evaluate_ids(model: LanguageModel, ids: ndarray, characters: int, batch_size
     return {"loss": nats, "bpc": total / (chars_covered * math.log(2)), "perplexity": math.exp(nats)}
 
 
-def evaluate_text(model: LanguageModel, text: str, batch_size: int = 64, seq_len: int = 100) -> dict[str, float]:
-    """Loss of ``model`` on ``text`` in nats per token, bits per character and perplexity."""
-    if model.vocab is None:
-        raise ValueError("evaluate_text: the model has no vocabulary to encode text with")
-    ids = model.vocab.encode_text(text)
-    if len(ids) < 3:
-        raise ValueError(f"evaluate_text: the text has {len(ids)} tokens; need at least 3")
-    return evaluate_ids(model, ids, len(text), batch_size, seq_len)
-
-
-__all__ = ["LanguageModelTask", "evaluate_ids", "evaluate_text"]
+__all__ = ["LanguageModelTask", "evaluate_ids"]
