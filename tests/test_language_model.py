@@ -13,6 +13,8 @@ from rnnkit.cli import main
 from rnnkit.gradcheck import gradcheck
 from rnnkit.io import ModelFileError, load_model_file
 from rnnkit.losses import softmax_cross_entropy
+from rnnkit.estimator import NotFittedError
+from rnnkit.io import save_model_file
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, LanguageModelNetwork
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
@@ -249,3 +251,171 @@ def test_demo_runs_and_samples(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "--- sample after" in out and (tmp_path / "d.safetensors").exists()
 
+
+# -- the estimator contract ------------------------------------------------------------------
+TINY = dict(hidden_size=16, num_layers=1, embedding_dim=8, seq_len=20, batch_size=4)
+
+
+def test_clone_and_scikit_learn_parameter_checks(tmp_path):
+    from sklearn.base import clone
+    from sklearn.utils import get_tags
+    from sklearn.utils.estimator_checks import (check_get_params_invariance, check_no_attributes_set_in_init,
+                                                check_set_params)
+    model = LanguageModel(level="word", cell="gru", hidden_size=8, max_vocab=50, lr=1e-3, out=tmp_path / "m",
+                          resume=True, seed=3, verbose=True)
+    copy = clone(model)
+    assert copy is not model and copy.get_params() == model.get_params()
+    assert list(model.get_params()) == [
+        "level", "cell", "hidden_size", "num_layers", "embedding_dim", "dropout", "seq_len", "batch_size",
+        "val_fraction", "min_count", "max_vocab", "lr", "clip", "eval_every", "patience", "max_steps",
+        "max_minutes", "out", "resume", "seed", "verbose"]
+    for check in (check_get_params_invariance, check_set_params, check_no_attributes_set_in_init):
+        check("LanguageModel", model)
+    assert get_tags(model).target_tags.required is False       # fit(text) takes no y
+    assert repr(LanguageModel(hidden_size=8)) == "LanguageModel(hidden_size=8)"
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"level": "bytes"}, "level"), ({"cell": "transformer"}, "transformer"), ({"hidden_size": 0}, "hidden_size"),
+    ({"batch_size": 2.5}, "batch_size"), ({"dropout": 1.0}, "dropout"), ({"lr": 0.0}, "lr"),
+    ({"val_fraction": 1.5}, "val_fraction"), ({"max_steps": 0}, "max_steps"), ({"clip": -1}, "clip"),
+    ({"max_minutes": -2}, "max_minutes"), ({"resume": True}, "resume=True needs out")])
+def test_hyperparameters_are_stored_as_given_and_checked_by_fit(params, match):
+    model = LanguageModel(**params)
+    assert all(getattr(model, k) == v for k, v in params.items())   # __init__ checks nothing
+    with pytest.raises(ValueError, match=match):
+        model.fit(real_text(2_000))
+    assert not model.__sklearn_is_fitted__()
+
+
+@pytest.mark.parametrize("call", ["sample", "step", "evaluate", "score", "evaluate_file", "save"])
+def test_methods_before_fit_raise_not_fitted(call, tmp_path):
+    args = {"sample": (), "step": (np.array([0]),), "evaluate": ("some text",), "score": ("some text",),
+            "evaluate_file": (tmp_path / "t.txt",), "save": (tmp_path / "m.safetensors",)}[call]
+    with pytest.raises(NotFittedError, match=f"LanguageModel.{call}: .*not fitted"):
+        getattr(LanguageModel(), call)(*args)
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_fit_returns_self_and_an_explicit_validation_text_is_used():
+    text, held_out = real_text(6_000), real_text(9_000)[6_000:] + "\u00e9\u00e9\u00e9\n"
+    model = LanguageModel(max_steps=6, eval_every=3, **TINY)
+    assert model.fit(text, validation=held_out) is model
+    assert set(model.network_.params) >= {"embedding.E", "head.W", "head.b"}
+    assert model.network_.vocab is model.vocabulary_ and [row["step"] for row in model.history_] == [3, 6]
+    # all of `text` trained the vocabulary (its last characters included); the validation text's
+    # "\u00e9" was never seen, so it is <UNK>
+    assert set(text) <= set(model.vocabulary_.tokens) and "\u00e9" not in model.vocabulary_
+    # the best weights are kept, and their validation loss is the held-out text's loss
+    best = min(row["val_loss"] for row in model.history_)
+    assert model.evaluate(held_out, batch_size=4, seq_len=20)["loss"] == pytest.approx(best, rel=1e-9)
+    # by default the last val_fraction is held out instead, and differs from the given text
+    default = LanguageModel(max_steps=6, eval_every=3, **TINY).fit(text)
+    assert default.history_[0]["val_loss"] != model.history_[0]["val_loss"]
+    with pytest.raises(ValueError, match="validation text has 1 tokens"):
+        LanguageModel(**TINY).fit(text, validation="a")
+    with pytest.raises(ValueError, match="expected text as a str"):
+        LanguageModel(**TINY).fit(["not", "a", "str"])
+
+
+def test_score_is_minus_the_loss_and_prefers_real_text(small_model):
+    text = real_text(20_000)[:3_000]
+    shuffled = "".join(np.random.default_rng(0).permutation(list(text)))
+    assert small_model.score(text) == -small_model.evaluate(text)["loss"]
+    assert small_model.score(text) > small_model.score(shuffled) + 0.05   # 40 steps: a little beyond unigrams
+
+
+def test_step_is_the_networks_step_and_checks_its_ids(small_model):
+    ids = small_model.vocabulary_.encode_text("Fi")
+    logits, state = small_model.step(ids[:1])
+    logits, state = small_model.step(ids[1:], state)
+    full, _, _ = small_model.network_.forward(ids[None, :])
+    np.testing.assert_allclose(logits, full[:, -1], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"LanguageModel.step: expected ids of shape \(B,\)"):
+        small_model.step(np.array([len(small_model.vocabulary_)]))
+
+
+def test_a_failed_fit_leaves_no_fitted_model(monkeypatch):
+    from rnnkit.train import Trainer
+
+    def diverge(self, resume=False):
+        raise FloatingPointError("training diverged")
+    monkeypatch.setattr(Trainer, "fit", diverge)
+    model = LanguageModel(**TINY)
+    with pytest.raises(FloatingPointError):
+        model.fit(real_text(3_000))
+    with pytest.raises(NotFittedError):
+        model.sample(length=5)
+
+
+def test_out_is_checked_before_any_training(tmp_path, monkeypatch):
+    from rnnkit.models.language_model import estimator
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+    monkeypatch.setattr(estimator, "Trainer", no_training)
+    missing = tmp_path / "no such dir" / "m.safetensors"
+    with pytest.raises(ValueError, match="no such dir.*does not exist"):
+        LanguageModel(out=missing, **TINY).fit(real_text(3_000))
+    with pytest.raises(ValueError, match=f"{tmp_path.name}.* is a directory"):
+        rnnkit.train_language_model(real_text(3_000), tmp_path, **TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quiet_by_default_and_verbose_logs_to_stderr(capsys, monkeypatch):
+    text = real_text(3_000)
+    rnnkit.train_language_model(text, max_steps=2, **TINY)
+    assert capsys.readouterr() == ("", "")
+    # pytest gives the root logger handlers of its own; without any, verbose adds one on stderr
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    LanguageModel(max_steps=2, verbose=True, **TINY).fit(text)
+    out, err = capsys.readouterr()
+    assert out == "" and "char-level language model: vocabulary" in err and "stopped (step budget)" in err
+    assert not logging.getLogger("rnnkit").handlers          # the handler lives for one fit only
+    # `progress`, the older name, still switches the messages on (today's CLI passes it)
+    rnnkit.train_language_model(text, max_steps=2, progress=True, **TINY)
+    assert "language model: vocabulary" in capsys.readouterr().err
+
+
+def test_on_evaluate_sees_the_model_being_trained():
+    seen = []
+
+    def hook(model, row):
+        seen.append((model, row["step"], model.sample(length=10, seed=0)))
+    model = rnnkit.train_language_model(real_text(4_000), max_steps=4, eval_every=2, on_evaluate=hook, **TINY)
+    assert [step for _, step, _ in seen] == [2, 4] and all(m is model for m, _, _ in seen)
+    assert all(len(sampled) == 10 for _, _, sampled in seen)
+
+
+def old_format_file(path, network: LanguageModelNetwork) -> None:
+    """A model file exactly as rnnkit wrote it before the estimator (LanguageModel.save then)."""
+    from dataclasses import asdict
+    metadata = {"kind": "language_model", "config": asdict(network.config), "dtype": network.dtype.name,
+                "vocab": None if network.vocab is None else network.vocab.to_dict()}
+    save_model_file(path, network.params, metadata)
+
+
+def test_a_file_in_the_older_format_loads(tmp_path):
+    from rnnkit.models.language_model.inputs import build_vocabulary
+    from rnnkit.sampling import sample
+    text = real_text(3_000)
+    vocab = build_vocabulary(text, "char")
+    network = LanguageModelNetwork(LanguageModelConfig(len(vocab), 6, 10, 2, "gru", 0.1), vocab, seed=5)
+    old_format_file(tmp_path / "old.safetensors", network)
+    loaded = rnnkit.load(tmp_path / "old.safetensors")
+    assert isinstance(loaded, LanguageModel) and loaded.history_ == []
+    params = loaded.get_params()
+    assert {k: params[k] for k in ("level", "cell", "hidden_size", "num_layers", "embedding_dim", "dropout")} == {
+        "level": "char", "cell": "gru", "hidden_size": 10, "num_layers": 2, "embedding_dim": 6, "dropout": 0.1}
+    assert loaded.sample(length=40, seed=2) == sample(network, length=40, seed=2)
+    assert loaded.evaluate(text) == rnnkit.evaluate_text(network, text)
+    # saved again, it is written in the new format and reads back the same
+    loaded.save(tmp_path / "new.safetensors")
+    assert rnnkit.load(tmp_path / "new.safetensors").sample(length=40, seed=2) == loaded.sample(length=40, seed=2)
+    # an old network saved without a vocabulary still loads; sampling then says what is missing
+    old_format_file(tmp_path / "bare.safetensors", LanguageModelNetwork(LanguageModelConfig(7, 3, 4, 1), seed=0))
+    bare = rnnkit.load(tmp_path / "bare.safetensors")
+    assert bare.vocabulary_ is None
+    with pytest.raises(ValueError, match="no vocabulary"):
+        bare.sample(length=5)
