@@ -9,21 +9,28 @@ matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot_history(history: list[dict], path: str | os.PathLike) -> None:
-    """Training and validation loss against training minutes, written to a PNG."""
-    minutes = [row["minutes"] for row in history]
+def plot_history(history: list[dict], path: str | os.PathLike, ylabel: str = "loss") -> None:
+    """Training and validation loss against training minutes, written to a PNG. Rows with a
+    ``"model"`` key (an ensemble's networks) get a pair of lines per network against that
+    network's own steps, so one network's last evaluation is not joined to the next one's first."""
+    groups: dict = {}
+    for row in history:
+        groups.setdefault(row.get("model"), []).append(row)
+    ensemble = len(groups) > 1 or None not in groups
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(minutes, [row["train_loss"] for row in history], label="train", marker=".")
-    ax.plot(minutes, [row["val_loss"] for row in history], label="validation", marker=".")
-    ax.set_xlabel("training time (minutes)")
-    ax.set_ylabel("loss (nats per token)")
+    for k, (model, rows) in enumerate(groups.items()):
+        x = [row["step" if ensemble else "minutes"] for row in rows]
+        name = f" (network {model + 1})" if ensemble else ""
+        color = plt.cm.tab10(k % 10)
+        ax.plot(x, [row["train_loss"] for row in rows], label="train" + name, color=color, alpha=0.5,
+                linestyle="--", marker=".")
+        ax.plot(x, [row["val_loss"] for row in rows], label="validation" + name, color=color, marker=".")
+    ax.set_xlabel("training steps of each network" if ensemble else "training time (minutes)")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7 if len(groups) > 3 else 9)
     fig.tight_layout()
-    tmp = f"{os.fspath(path)}.tmp.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save(fig, path)
 
 
 def plot_confusion_matrix(cm, labels: list, path: str | os.PathLike, title: str = "") -> None:
@@ -49,10 +56,7 @@ def plot_confusion_matrix(cm, labels: list, path: str | os.PathLike, title: str 
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    tmp = f"{os.fspath(path)}.tmp.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    _save(fig, path)
 
 
 def plot_forecast(actual, predicted, path: str | os.PathLike, start: int = 0, labels: list[str] | None = None,
@@ -81,6 +85,11 @@ def plot_forecast(actual, predicted, path: str | os.PathLike, start: int = 0, la
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
+    _save(fig, path)
+
+
+def _save(fig, path: str | os.PathLike) -> None:
+    """Write the figure atomically (a temporary file renamed onto the target)."""
     tmp = f"{os.fspath(path)}.tmp.png"
     fig.savefig(tmp)
     plt.close(fig)

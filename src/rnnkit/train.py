@@ -12,6 +12,7 @@ A task implements::
                                                      #   TrainConfig.monitor if that is another key
     state_arrays() -> dict[str, ndarray]             # what must be saved to resume (carried
     load_state_arrays(arrays) -> None                #   hidden states, ...); {} if none
+    loss_label: str                                  # optional: the loss plot's axis label
 
 Batch ``step`` must be a pure function of ``step`` and ``rng``, so a run resumed from a checkpoint
 replays exactly what an uninterrupted run would have done.
@@ -24,6 +25,7 @@ import io as _io
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -142,6 +144,7 @@ class Trainer:
         self.best: Params = {k: v.copy() for k, v in params.items()}
         self.average: Params | None = {k: v.copy() for k, v in params.items()} if config.average else None
         self.state = TrainState(lr=config.lr)
+        self._said_no_plots = False
         self.rng = np.random.default_rng(config.seed)
         steps_per_epoch = max(1, task.steps_per_epoch)
         self.eval_every = config.eval_every or min(steps_per_epoch, 200)
@@ -327,8 +330,11 @@ class Trainer:
         try:
             from .plots import plot_history
         except ImportError:
+            if not self._said_no_plots:
+                self.log(f"note: no {self._path('.loss.png')} (plots need matplotlib: pip install 'rnnkit[plot]')")
+                self._said_no_plots = True
             return
-        plot_history(self.state.history, self._path(".loss.png"))
+        plot_history(self.state.history, self._path(".loss.png"), getattr(self.task, "loss_label", "loss"))
 
 
 @contextlib.contextmanager
@@ -365,10 +371,19 @@ def _format_row(row: dict[str, Any]) -> str:
 
 
 def _progress_bar(enabled: bool, total: int | None, initial: int):
-    if not enabled:
+    """A tqdm bar on stderr, only when stderr is a terminal: redirected to a log, a bar writes a
+    carriage-return update per step into it."""
+    if not enabled or not _is_terminal(sys.stderr):
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False)
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False, file=sys.stderr)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):      # a closed or replaced stream
+        return False
 
 
 def _jsonable(value):
