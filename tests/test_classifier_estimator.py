@@ -152,6 +152,9 @@ def test_out_writes_the_model_history_plot_and_checkpoint(tmp_path):
     assert "out" not in load_model_file(out)[1]["params"]                # where a run wrote is not the model
     with pytest.raises(rnnkit.io.ModelFileError, match="a training checkpoint"):
         rnnkit.load(f"{out}.ckpt")
+    # NumPy hyperparameters (as from a grid of np.arange) describe the same run
+    same = SequenceClassifier(**{**TINY, "n_models": 2, "hidden_size": np.int64(4)}, out=out, resume=True).fit(X, y)
+    np.testing.assert_array_equal(same.predict_proba(X), clf.predict_proba(X))
 
 
 # -- checkpoint, resume, Ctrl-C ----------------------------------------------------------------

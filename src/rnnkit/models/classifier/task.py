@@ -13,6 +13,7 @@ import numpy as np
 from numpy import ndarray
 
 from ..._types import Grads, Params, prefixed, unprefixed
+from ...estimator import LOGGER
 from ...io import load_model_file, save_model_file
 from ...losses import softmax_cross_entropy
 from ...train import TrainConfig, Trainer
@@ -90,7 +91,7 @@ class ClassificationTask:
 
 def train_network(net: ClassifierNetwork, x: ndarray, lengths: ndarray, y: ndarray, *, val_fraction: float,
                   batch_size: int, class_weight: ndarray | None, seed: int, train_options: dict,
-                  log: Callable[[str], None] = print, augment: Callable | None = None,
+                  log: Callable[[str], None] = LOGGER.debug, augment: Callable | None = None,
                   validation: Validation | None = None) -> tuple[list[dict], str]:
     """Train ``net`` in place; early stopping on the validation loss and the best parameters
     restored (the shared :class:`Trainer`). Validation is ``validation`` when given, else a
@@ -122,7 +123,8 @@ class EnsembleCheckpoint:
     match. Everything else (scaling statistics, vocabulary) is recomputed from the same data."""
 
     def __init__(self, path: str, describe: dict):
-        self.path, self.describe = path, json.loads(json.dumps(describe))   # as it reads back
+        # as it reads back from the file (tuples become lists, NumPy scalars numbers)
+        self.path, self.describe = path, json.loads(json.dumps(describe, default=_numpy_to_json))
 
     def save(self, fitted: list[tuple[list[Params], list[dict]]]) -> None:
         """``fitted``: per framing started, the finished networks' parameters and their history."""
@@ -149,6 +151,12 @@ class EnsembleCheckpoint:
             networks = [unprefixed(f"framings.{f}.networks.{m}", arrays) for m in range(int(entry["networks"]))]
             fitted.append((networks, list(entry["history"])))
         return fitted
+
+
+def _numpy_to_json(value):
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 __all__ = ["ClassificationTask", "EnsembleCheckpoint", "Validation", "split_is_empty", "stratified_split",
