@@ -57,7 +57,8 @@ def test_clone_cross_val_score_and_grid_search_on_padded_arrays():
     search = GridSearchCV(est, {"hidden_size": [2, 4]}, cv=StratifiedKFold(2)).fit(X, y)
     assert [p["hidden_size"] for p in search.cv_results_["params"]] == [2, 4]
     assert search.best_estimator_.hidden_size == search.best_params_["hidden_size"]
-    assert search.best_estimator_.networks_[0].rnn.params["layers.0.fwd.Wh"].shape[0] == search.best_params_["hidden_size"]
+    best = search.best_estimator_
+    assert best.networks_[0].rnn.params["layers.0.fwd.Wh"].shape[0] == search.best_params_["hidden_size"]
     assert search.predict(X).tolist() == search.best_estimator_.predict(X).tolist()
 
 

@@ -19,7 +19,8 @@ def sines(n=6, T=60, seed=0):
     """An (n, T, 1) array: n noisy sines of period 12 with different phases."""
     rng = np.random.default_rng(seed)
     t = np.arange(T)
-    return (np.sin(2 * np.pi * (t[None, :] + 3 * np.arange(n)[:, None]) / 12) + 0.1 * rng.normal(size=(n, T)))[..., None]
+    clean = np.sin(2 * np.pi * (t[None, :] + 3 * np.arange(n)[:, None]) / 12)
+    return (clean + 0.1 * rng.normal(size=(n, T)))[..., None]
 
 
 # -- scikit-learn ------------------------------------------------------------------------------
@@ -130,6 +131,9 @@ def test_out_writes_the_model_and_trainer_files(tmp_path):
     np.testing.assert_array_equal(rnnkit.load(out).predict(y, 4), model.predict(y, 4))
     params = load_model_file(out)[1]["params"]
     assert "out" not in params and "resume" not in params and params["max_steps"] is None
+    # NumPy hyperparameters (as from a grid of np.arange) describe the same run to resume
+    again = Forecaster(**{**TINY, "hidden_size": np.int64(4)}, out=out, resume=True).fit(y)
+    assert [r["val_loss"] for r in again.history_] == [r["val_loss"] for r in model.history_]
 
 
 # -- messages --------------------------------------------------------------------------------

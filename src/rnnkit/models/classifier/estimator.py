@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import NamedTuple
 
 import numpy as np
 from numpy import ndarray
@@ -18,22 +17,11 @@ from .inputs import (Augmenter, as_labels, as_sequences, check_hyperparameters, 
                      class_weights, derived_channels, fingerprint, first_difference, frames, pad, parse_augment,
                      scaled_channels, token_ids, validation_data)
 from .network import ClassifierNetwork, load_params
-from .task import EnsembleCheckpoint, Validation, split_is_empty, train_network
+from .task import EnsembleCheckpoint, EnsembleData, Validation, split_is_empty, train_network
 
 TARGET_STEPS = 32   # frame="auto" cuts long series into about this many frames
 BUDGETS = ("max_epochs", "max_minutes", "max_steps", "patience")   # a resumed fit may change these
 RUN = ("out", "resume", "verbose")   # how a fit runs, not what it learns: not stored in model files
-
-
-class EnsembleData(NamedTuple):
-    """What every network of a fit trains on: the input kind, the sequences, their class indices,
-    the class weights, the validation ``(sequences, class indices)`` or None, minutes per network."""
-    kind: str
-    seqs: list
-    target: ndarray
-    weights: ndarray | None
-    val: tuple[list, ndarray] | None
-    minutes: float | None
 
 
 class SequenceClassifier(Estimator):
@@ -149,6 +137,7 @@ class SequenceClassifier(Estimator):
             raise ValueError(f"{who}: y has a single class {classes}; need at least two")
         index = {c: i for i, c in enumerate(classes)}
         target = np.array([index[c] for c in labels], dtype=np.int64)
+        weights = class_weights(self.class_weight, classes, target)
         val = None if validation is None else validation_data(validation, kind, seqs, index, self.lowercase)
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)   # a refit starts from nothing
@@ -168,8 +157,8 @@ class SequenceClassifier(Estimator):
                     "framings": framings, "classes": [repr(c) for c in classes], "data": fingerprint(seqs, target),
                     "validation": None if val is None else fingerprint(*val)}
         checkpoint = EnsembleCheckpoint(out + ".ckpt", describe) if out else None
-        data = EnsembleData(kind, seqs, target, class_weights(self.class_weight, classes, target), val,
-                            None if self.max_minutes is None else self.max_minutes / (self.n_models * len(framings)))
+        minutes = None if self.max_minutes is None else self.max_minutes / (self.n_models * len(framings))
+        data = EnsembleData(kind, seqs, target, weights, val, minutes)
         with self._logging() as log:
             fitted = checkpoint.load() if self.resume else []
             if fitted:

@@ -109,7 +109,8 @@ def write_reports(model, out: str | os.PathLike, test_metrics: dict | None = Non
         from ...plots import plot_confusion_matrix
     except ImportError:
         return
-    title = f"{os.path.basename(os.fspath(test)) + ': ' if test is not None else ''}accuracy {test_metrics['accuracy']:.3f}"
+    where = "" if test is None else os.path.basename(os.fspath(test)) + ": "
+    title = f"{where}accuracy {test_metrics['accuracy']:.3f}"
     plot_confusion_matrix(test_metrics["confusion_matrix"], test_metrics["labels"], out + ".confusion.png", title=title)
 
 

@@ -321,5 +321,5 @@ class Augmenter:
 
 
 __all__ = ["Augmenter", "KINDS", "NORMALIZE", "as_labels", "as_sequences", "as_validation", "check_hyperparameters",
-           "check_out", "class_array", "class_weights", "derived_channels", "fingerprint", "first_difference", "frames", "pad",
-           "parse_augment", "scaled_channels", "series_scaled", "token_ids", "validation_data"]
+           "check_out", "class_array", "class_weights", "derived_channels", "fingerprint", "first_difference",
+           "frames", "pad", "parse_augment", "scaled_channels", "series_scaled", "token_ids", "validation_data"]

@@ -45,6 +45,17 @@ class Validation(NamedTuple):
     y: ndarray
 
 
+class EnsembleData(NamedTuple):
+    """What every network of a fit trains on: the input kind, the sequences, their class indices,
+    the class weights, the validation ``(sequences, class indices)`` or None, minutes per network."""
+    kind: str
+    seqs: list
+    target: ndarray
+    weights: ndarray | None
+    val: tuple[list, ndarray] | None
+    minutes: float | None
+
+
 class ClassificationTask:
     """Mini-batches of padded sequences, reshuffled each epoch with a Generator seeded from
     ``(seed, epoch)`` (so batch k is a pure function of k); class-weighted cross-entropy; the
@@ -159,5 +170,5 @@ def _numpy_to_json(value):
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
-__all__ = ["ClassificationTask", "EnsembleCheckpoint", "Validation", "split_is_empty", "stratified_split",
+__all__ = ["ClassificationTask", "EnsembleCheckpoint", "EnsembleData", "Validation", "split_is_empty", "stratified_split",
            "train_network"]

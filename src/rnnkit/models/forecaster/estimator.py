@@ -90,11 +90,11 @@ class Forecaster(Estimator):
                  verbose: bool = False, max_steps: int | None = None, out: str | os.PathLike | None = None,
                  resume: bool = False):
         self.lookback, self.horizon, self.strategy, self.cell = lookback, horizon, strategy, cell
-        self.hidden_size, self.num_layers, self.bidirectional, self.dropout = hidden_size, num_layers, bidirectional, dropout
-        self.frame, self.linear, self.subtract_last, self.scaling = frame, linear, subtract_last, scaling
-        self.n_models, self.season, self.lr, self.lr_decay = n_models, season, lr, lr_decay
-        self.batch_size, self.max_epochs, self.patience, self.val_fraction = batch_size, max_epochs, patience, val_fraction
-        self.max_minutes, self.seed, self.verbose = max_minutes, seed, verbose
+        self.hidden_size, self.num_layers, self.bidirectional = hidden_size, num_layers, bidirectional
+        self.dropout, self.frame, self.linear, self.subtract_last = dropout, frame, linear, subtract_last
+        self.scaling, self.n_models, self.season, self.lr, self.lr_decay = scaling, n_models, season, lr, lr_decay
+        self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
+        self.val_fraction, self.max_minutes, self.seed, self.verbose = val_fraction, max_minutes, seed, verbose
         self.max_steps, self.out, self.resume = max_steps, out, resume
 
     def __sklearn_tags__(self):
@@ -154,15 +154,18 @@ class Forecaster(Estimator):
         self.n_channels_ = self.n_features_in_ = D
         self.scaler_, self.naive_scale_ = scaler, pooled_naive_scale(train_parts, self.season)
         self.ensemble_ = self._ensemble(np.float32)
-        task = ForecastTask(self.ensemble_, *self._encode(x, y), *self._encode(x_val, y_val), self.batch_size, self.seed)
+        task = ForecastTask(self.ensemble_, *self._encode(x, y), *self._encode(x_val, y_val), self.batch_size,
+                            self.seed)
         config = TrainConfig(lr=self.lr, lr_decay=self.lr_decay, patience=self.patience, max_epochs=self.max_epochs,
                              max_minutes=self.max_minutes, max_steps=self.max_steps, seed=self.seed,
                              progress=bool(self.verbose))
-        describe = {"model": {k: v for k, v in self.get_params().items() if k not in BUDGETS + RUN},
+        describe = {"model": {k: v.item() if isinstance(v, np.generic) else v   # JSON numbers, as read back
+                              for k, v in self.get_params().items() if k not in BUDGETS + RUN},
                     "pairs": len(x), "val_pairs": len(x_val), "lookback": L}
         with self._logging() as log:
             log(f"forecaster: {len(series)} series, {D} channel(s), lookback {L} in frames of {frame}, {len(x)} "
-                f"training and {len(x_val)} validation windows, {self.n_models} x {self.cell.upper()}({self.hidden_size})")
+                f"training and {len(x_val)} validation windows, "
+                f"{self.n_models} x {self.cell.upper()}({self.hidden_size})")
             if self.resume:
                 log(f"resuming from {out}.ckpt")
             trainer = Trainer(self.ensemble_.params, task, config, save_model=self.save if out else None, out=out,
