@@ -44,9 +44,9 @@ def test_network_finite_differences(cell, bidirectional, linear, frame):
     x, target = rng.normal(size=(3, 6, 3)), rng.normal(size=(3, 4, 2))
 
     def loss():
-        return mse(net.forward(x, rng=np.random.default_rng(7))[0], target, reduction="sum")[0]
+        return mse(net.forward(x, training=True, rng=np.random.default_rng(7))[0], target, reduction="sum")[0]
 
-    y, cache = net.forward(x, rng=np.random.default_rng(7))
+    y, cache = net.forward(x, training=True, rng=np.random.default_rng(7))
     dx, grads = net.backward(mse(y, target, reduction="sum")[1], cache)
     assert sorted(grads) == sorted(net.params) and all(np.abs(g).sum() > 0 for g in grads.values())
     errors = gradcheck(loss, {**net.params, "x": x}, {**grads, "x": dx}, max_entries=40)
@@ -149,7 +149,7 @@ def test_many_multivariate_series():
     # channel 1 leads channel 0 by 3 steps; four series with different phases
     series = [np.stack([noisy_sine(200, seed=s)[3:], noisy_sine(200, seed=s)[:-3]], axis=1)[s * 5:] for s in range(4)]
     model = Forecaster(lookback=12, **SMALL).fit(series[:3])
-    assert model.n_channels_ == 2 and model.predict(series[3]).shape == (1, 2)
+    assert model.n_channels_ == model.n_features_in_ == 2 and model.predict(series[3]).shape == (1, 2)
     assert [p.shape for p in model.predict(series[:2], horizon=3)] == [(3, 2), (3, 2)]
     result = model.evaluate(series[3])
     assert result["rmse"] < 0.7 * result["naive_rmse"], result
@@ -200,26 +200,30 @@ def test_save_load_round_trip(tmp_path):
 def test_resume_continues_exactly(tmp_path):
     y = noisy_sine(160)
     options = dict(lookback=8, hidden_size=6, n_models=2, dropout=0.2, num_layers=2)
-    straight = Forecaster(max_epochs=4, **options).fit(y, out=tmp_path / "a.safetensors")
-    Forecaster(max_epochs=2, **options).fit(y, out=tmp_path / "b.safetensors")
-    resumed = Forecaster(max_epochs=4, **options).fit(y, out=tmp_path / "b.safetensors", resume=True)
+    straight = Forecaster(max_epochs=4, out=tmp_path / "a.safetensors", **options).fit(y)
+    Forecaster(max_epochs=2, out=tmp_path / "b.safetensors", **options).fit(y)
+    resumed = Forecaster(max_epochs=4, out=tmp_path / "b.safetensors", resume=True, **options).fit(y)
     assert [row["val_loss"] for row in resumed.history_] == [row["val_loss"] for row in straight.history_]
     np.testing.assert_array_equal(resumed.predict(y, 3), straight.predict(y, 3))
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: Forecaster(strategy="magic"), "strategy must be one of ('direct', 'recursive'), got 'magic'"),
-    (lambda: Forecaster(horizon=0), "horizon must be a positive int, got 0"),
-    (lambda: Forecaster(frame=1.5), "frame must be a positive int or auto, got 1.5"),
-    (lambda: Forecaster(val_fraction=0.7), "val_fraction must lie in (0, 0.5), got 0.7"),
-    (lambda: Forecaster().predict(np.ones(50)), "not fitted; call fit(series) first"),
+    (lambda: Forecaster(strategy="magic").fit(noisy_sine()), "strategy must be one of ('direct', 'recursive'), got 'magic'"),
+    (lambda: Forecaster(horizon=0).fit(noisy_sine()), "horizon must be a positive int, got 0"),
+    (lambda: Forecaster(frame=1.5).fit(noisy_sine()), "frame must be a positive int or auto, got 1.5"),
+    (lambda: Forecaster(val_fraction=0.7).fit(noisy_sine()), "val_fraction must lie in (0, 0.5), got 0.7"),
+    (lambda: Forecaster(max_steps=0).fit(noisy_sine()), "max_steps must be a positive int, got 0"),
+    (lambda: Forecaster().predict(np.ones(50)), "Forecaster.predict: this Forecaster is not fitted yet; call fit() first"),
     (lambda: Forecaster(lookback=10).fit(np.ones(12)), "series too short (the shortest has 12 steps)"),
     (lambda: Forecaster().fit(np.array([1.0, np.nan, 3.0] * 20)), "the series has a missing or infinite value at step 1"),
     (lambda: Forecaster().fit([np.ones((30, 2)), np.ones((30, 3))]), "series 1 has 3 channel(s), expected 2"),
-    (lambda: Forecaster().fit(np.ones((2, 3, 4))), "the series must be (T,) or (T, D), got shape (2, 3, 4)"),
+    (lambda: Forecaster().fit(np.ones((2, 3, 4, 5))), "the series must be (T,) or (T, D) (many series: a list of "
+                                                        "them or an (N, T, D) array), got shape (2, 3, 4, 5)"),
+    (lambda: Forecaster(lookback=4).fit(np.ones((2, 3, 4))), "series too short (the shortest has 3 steps)"),  # 2 series
     (lambda: Forecaster().fit(["a", "b"]), "series 0 must hold numbers"),
-    (lambda: Forecaster().set_params(hiden_size=3), "unknown parameters ['hiden_size']"),
-    (lambda: Forecaster().set_params(scaling="log"), "scaling must be one of ('standard', 'minmax', 'none')"),
+    (lambda: Forecaster().set_params(hiden_size=3), "Forecaster.set_params: unknown parameter 'hiden_size'"),
+    (lambda: Forecaster().set_params(scaling="log").fit(noisy_sine()), "scaling must be one of ('standard', 'minmax', 'none')"),
+    (lambda: Forecaster().fit(noisy_sine(), noisy_sine()), "y must be None"),
 ])
 def test_bad_input_is_named(call, message):
     with pytest.raises((ValueError, TypeError)) as e:

@@ -54,10 +54,10 @@ def test_finite_differences_features(config):
     x, lengths, y = rng.normal(size=(3, 6, 3)), np.array([6, 2, 4]), np.array([0, 3, 1])
 
     def loss():
-        logits, _ = net.forward(x, lengths, rng=np.random.default_rng(5))
+        logits, _ = net.forward(x, lengths, training=True, rng=np.random.default_rng(5))
         return softmax_cross_entropy(logits, y, reduction="sum")[0]
 
-    logits, cache = net.forward(x, lengths, rng=np.random.default_rng(5))
+    logits, cache = net.forward(x, lengths, training=True, rng=np.random.default_rng(5))
     dx, grads = net.backward(softmax_cross_entropy(logits, y, reduction="sum")[1], cache)
     assert set(grads) == set(net.params)
     # eps = 1e-5: attention's small gradients drown in round-off at 1e-6
@@ -72,10 +72,10 @@ def test_finite_differences_tokens():
     ids, lengths, y = np.array([[2, 3, 4, 0], [5, 6, 0, 0]]), np.array([3, 2]), np.array([2, 0])
 
     def loss():
-        logits, _ = net.forward(ids, lengths, rng=np.random.default_rng(2))
+        logits, _ = net.forward(ids, lengths, training=True, rng=np.random.default_rng(2))
         return softmax_cross_entropy(logits, y, reduction="sum")[0]
 
-    logits, cache = net.forward(ids, lengths, rng=np.random.default_rng(2))
+    logits, cache = net.forward(ids, lengths, training=True, rng=np.random.default_rng(2))
     _, grads = net.backward(softmax_cross_entropy(logits, y, reduction="sum")[1], cache)
     errors = gradcheck(loss, dict(net.params), grads, max_entries=20)
     assert max(errors.values()) < 1e-6, errors
@@ -118,7 +118,8 @@ def test_learns_generated_variable_length_series():
     X, y = generated(80)
     Xt, yt = generated(60, seed=1)
     clf = fast(seed=0).fit(X, y)
-    assert clf.classes_ == ["down", "up"]
+    assert isinstance(clf.classes_, np.ndarray) and clf.classes_.tolist() == ["down", "up"]
+    assert clf.n_features_in_ == 2 and clf.predict(Xt).dtype == clf.classes_.dtype
     assert clf.score(Xt, yt) >= 0.9
     proba = clf.predict_proba(Xt)
     assert proba.shape == (60, 2) and np.allclose(proba.sum(1), 1)
@@ -180,7 +181,8 @@ def test_save_load_round_trip(tmp_path):
     clf = fast(max_epochs=2, n_models=2, pooling="attention", frame=2).fit(X, labels)
     clf.save(tmp_path / "m.safetensors")
     loaded = rnnkit.load(tmp_path / "m.safetensors")
-    assert isinstance(loaded, SequenceClassifier) and loaded.classes_ == [3, 7]
+    assert isinstance(loaded, SequenceClassifier) and loaded.classes_.tolist() == [3, 7]
+    assert loaded.classes_.dtype.kind == "i" and loaded.n_features_in_ == 2
     assert loaded.get_params() == clf.get_params()
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     assert loaded.predict(X).tolist() == clf.predict(X).tolist()
@@ -231,10 +233,11 @@ def test_auto_framing_picks_by_validation_loss_not_by_order(monkeypatch):
     X = [np.zeros((64, 1)) + i for i in range(6)]
     for wide_is_better in (True, False):
         clf = fast()
-        def fake(kind, seqs, target, weights, who, log, minutes):
+        def fake(data, networks, history, save):
             loss = {(2, 2): 0.5, (32, 8): 0.3 if wide_is_better else 0.7}[(clf.frame_, clf.frame_stride_)]
-            history = [{"model": m, "val_loss": v} for m in range(clf.n_models) for v in (loss + 1, loss)]
-            return [f"net {clf.frame_}"], history
+            history += [{"model": m, "val_loss": v} for m in range(clf.n_models) for v in (loss + 1, loss)]
+            networks.append(f"net {clf.frame_}")
+            return ""
         monkeypatch.setattr(clf, "_fit_ensemble", fake)
         clf.fit(X, [0, 1] * 3)
         assert clf.framing_losses_ == {(2, 2): 0.5, (32, 8): 0.3 if wide_is_better else 0.7}
@@ -271,6 +274,14 @@ def test_class_weights_and_split():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call(fast(max_epochs=1))
+
+
+def test_calls_before_fit_raise_not_fitted_error():
+    from rnnkit.estimator import NotFittedError
+    for call in (lambda c: c.predict([np.ones((3, 2))]), lambda c: c.predict_proba([np.ones((3, 2))]),
+                 lambda c: c.score([np.ones((3, 2))], [0]), lambda c: c.save("never.safetensors")):
+        with pytest.raises(NotFittedError, match="SequenceClassifier.* is not fitted yet"):
+            call(fast())
 
 
 @pytest.mark.parametrize("option, message", [

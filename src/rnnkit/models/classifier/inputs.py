@@ -2,12 +2,45 @@
 training-time augmentation."""
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 
 import numpy as np
 from numpy import ndarray
 
+from ...cells import cell_type
 from ...data.vocab import tokenize_words
+from ...train import TrainConfig
+
+NORMALIZE = ("channel", "series", None)
+
+
+def check_hyperparameters(p: dict) -> None:
+    """The checks ``SequenceClassifier.fit`` makes of its hyperparameters ``p`` before any work."""
+    who = "SequenceClassifier"
+    if p["normalize"] not in NORMALIZE:
+        raise ValueError(f"{who}: normalize must be one of {NORMALIZE}, got {p['normalize']!r}")
+    if not (p["frame"] == "auto" or (isinstance(p["frame"], int) and p["frame"] >= 1)):
+        raise ValueError(f"{who}: frame must be 'auto' or an int >= 1, got {p['frame']!r}")
+    if p["frame_stride"] is not None and not (isinstance(p["frame_stride"], int) and p["frame_stride"] >= 1):
+        raise ValueError(f"{who}: frame_stride must be None or an int >= 1, got {p['frame_stride']!r}")
+    batch_size = p["batch_size"]
+    if batch_size != "auto" and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"{who}: batch_size must be 'auto' or a positive int, got {batch_size!r}")
+    parse_augment(p["augment"])
+    if p["position"] not in (True, False, "auto"):
+        raise ValueError(f"{who}: position must be True, False or 'auto', got {p['position']!r}")
+    for name in ("hidden_size", "num_layers", "n_models", "max_epochs", "patience", "embedding_dim",
+                 "min_count") + (("max_steps",) if p["max_steps"] is not None else ()):
+        value = p[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{who}: {name} must be a positive int{' or None' * (name == 'max_steps')}, got {value!r}")
+    if not 0 <= p["val_fraction"] < 1:
+        raise ValueError(f"{who}: val_fraction must lie in [0, 1), got {p['val_fraction']}")
+    cell_type(p["cell"], who)
+    TrainConfig(lr=p["lr"], weight_decay=p["weight_decay"], lr_decay=p["lr_decay"], average=p["average"],
+                max_minutes=p["max_minutes"])   # the trainer's own checks
 
 
 def as_sequences(X, lengths, who: str, lowercase: bool = True) -> tuple[str, list]:
@@ -52,6 +85,84 @@ def as_sequences(X, lengths, who: str, lowercase: bool = True) -> tuple[str, lis
     return "features", out
 
 
+def as_labels(y, n: int, who: str) -> tuple[list, list]:
+    """``(labels, classes)``: ``y`` as a list of ``n`` Python values and its sorted distinct values
+    (by type name, then value, so mixed int and str labels sort too)."""
+    labels = list(y.tolist() if isinstance(y, np.ndarray) else y)
+    if len(labels) != n:
+        raise ValueError(f"{who}: X has {n} sequences, y has {len(labels)} labels")
+    try:
+        classes = sorted(set(labels), key=lambda c: (type(c).__name__, c))
+    except TypeError:
+        raise ValueError(f"{who}: labels must be hashable and comparable within a type "
+                         f"(str, int, float, bool), got {type(labels[0]).__name__}") from None
+    return labels, classes
+
+
+def class_array(classes: list) -> ndarray:
+    """``classes_``: an array of the labels' own type, object if they mix types (1 and "1" stay apart)."""
+    return np.array(classes, dtype=object if len({type(c) for c in classes}) > 1 else None)
+
+
+def as_validation(validation, who: str) -> tuple:
+    """``(X_val, y_val)`` or ``(X_val, y_val, lengths_val)`` -> ``(X_val, y_val, lengths_val or None)``."""
+    if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
+        raise ValueError(f"{who}: validation must be (X_val, y_val) or (X_val, y_val, lengths_val), "
+                         f"got {type(validation).__name__}"
+                         f"{f' of length {len(validation)}' if isinstance(validation, (tuple, list)) else ''}")
+    return (*validation, None) if len(validation) == 2 else tuple(validation)
+
+
+def validation_data(validation, kind: str, seqs: list, index: dict, lowercase: bool) -> tuple[list, ndarray]:
+    """``fit``'s ``validation`` -> (sequences, class indices), checked against the training
+    sequences ``seqs`` of input ``kind`` and the class index ``index`` (label -> i) of y."""
+    who = "SequenceClassifier.fit (validation)"
+    X_val, y_val, lengths_val = as_validation(validation, who)
+    val_kind, val_seqs = as_sequences(X_val, lengths_val, who, lowercase)
+    if val_kind != kind:
+        raise ValueError(f"{who}: X holds {kind}, the validation data {val_kind}")
+    if kind == "features" and val_seqs[0].shape[1] != seqs[0].shape[1]:
+        raise ValueError(f"{who}: X has {seqs[0].shape[1]} channel(s), the validation sequences {val_seqs[0].shape[1]}")
+    val_labels, _ = as_labels(y_val, len(val_seqs), who)
+    unknown = [c for c in dict.fromkeys(val_labels) if c not in index]
+    if unknown:
+        raise ValueError(f"{who}: label {unknown[0]!r} is not a class of y ({list(index)})")
+    return val_seqs, np.array([index[c] for c in val_labels], dtype=np.int64)
+
+
+def check_out(who: str, out, resume: bool) -> str | None:
+    """``out`` as a str path, checked before any training: its directory must exist and it must
+    not be a directory itself; ``resume`` needs it (the checkpoint is ``<out>.ckpt``)."""
+    if out is None:
+        if resume:
+            raise ValueError(f"{who}: resume=True continues the checkpoint <out>.ckpt, but out is None; "
+                             "give out, the model file path of the run to continue")
+        return None
+    try:
+        path = os.fspath(out)
+    except TypeError:
+        raise ValueError(f"{who}: out must be None or a file path, got {type(out).__name__}") from None
+    if os.path.isdir(path):
+        raise ValueError(f"{who}: out {path!r} is a directory; expected the model file to write, "
+                         f"such as {os.path.join(path, 'model.safetensors')!r}")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{who}: out {path!r}: the directory {parent!r} does not exist; create it first")
+    return path
+
+
+def fingerprint(seqs: list, target: ndarray) -> str:
+    """A digest of training sequences (arrays or token lists) and their class indices, so a resumed
+    fit can tell it continues on the same data."""
+    h = hashlib.sha256(np.ascontiguousarray(target, dtype=np.int64).tobytes())
+    for s in seqs:
+        if isinstance(s, np.ndarray):
+            h.update(str(s.shape).encode() + np.ascontiguousarray(s, dtype=np.float64).tobytes())
+        else:
+            h.update("\x1f".join(s).encode() + b"\x1e")
+    return h.hexdigest()
+
+
 def _tokens(s, i: int, who: str, lowercase: bool) -> list[str]:
     if isinstance(s, str):
         s = [t for sentence in tokenize_words(s) for t in sentence]
@@ -59,6 +170,17 @@ def _tokens(s, i: int, who: str, lowercase: bool) -> list[str]:
         raise ValueError(f"{who}: sequence {i} must be a str or a list of str tokens like sequence 0, "
                          f"got {type(s).__name__}")
     return [t.lower() for t in s] if lowercase else list(s)
+
+
+def token_ids(vocab, seqs: list[list[str]]) -> tuple[ndarray, ndarray]:
+    """Token lists -> padded ``(N, T)`` ids (``<PAD>`` = 0; an empty list reads as one ``<UNK>``)
+    and lengths ``(N,)``."""
+    ids = [vocab.encode(s) if s else np.array([vocab.unk_id]) for s in seqs]
+    lengths = np.array([len(a) for a in ids])
+    out = np.zeros((len(ids), lengths.max()), dtype=np.int64)
+    for i, a in enumerate(ids):
+        out[i, :len(a)] = a
+    return out, lengths
 
 
 def frames(a: ndarray, f: int, s: int) -> ndarray:
@@ -104,6 +226,36 @@ def first_difference(a: ndarray) -> ndarray:
 def series_scaled(a: ndarray) -> ndarray:
     """Each channel of one series to zero mean and unit variance."""
     return (a - a.mean(0)) / np.maximum(a.std(0), 1e-8)
+
+
+def scaled_channels(a: ndarray, normalize: str | None, mean: ndarray, std: ndarray) -> ndarray:
+    """(T, D) raw -> (T, D): the input channels scaled as ``normalize`` says (``mean``, ``std``:
+    the training statistics of [channels, first differences], for ``"channel"``)."""
+    D = a.shape[1]
+    if normalize == "channel":
+        return (a - mean[:D]) / std[:D]
+    if normalize == "series":
+        return series_scaled(a)
+    return a
+
+
+def derived_channels(b: ndarray, normalize: str | None, mean: ndarray, std: ndarray, derivatives: bool,
+                     position: bool) -> ndarray:
+    """(T, D) from :func:`scaled_channels` -> (T, D'): the scaled derivative channels and the
+    position channel appended, both computed from b, so an augmented b gets its own."""
+    if derivatives:
+        db = first_difference(b)
+        D = b.shape[1]
+        if normalize == "channel":   # diff(b) = diff(a) / std: scale diff(a) with its own stats
+            db = (db * std[:D] - mean[D:]) / std[D:]
+        elif normalize == "series":
+            db = series_scaled(db)
+        b = np.concatenate([b, db], axis=1)
+    if not position:
+        return b
+    T = len(b)   # relative position, uniform over [-sqrt 3, sqrt 3]: zero mean, unit variance
+    where = np.sqrt(3) * (2 * np.arange(T) / (T - 1) - 1) if T > 1 else np.zeros(T)
+    return np.concatenate([b, where[:, None]], axis=1)
 
 
 # -- augmentation -----------------------------------------------------------------------------------
@@ -168,5 +320,6 @@ class Augmenter:
         return pad([frames(self.finish(self.one(self.seqs[i], rng)), self.frame, self.stride) for i in idx])
 
 
-__all__ = ["Augmenter", "KINDS", "as_sequences", "class_weights", "first_difference", "frames", "pad", "parse_augment",
-           "series_scaled"]
+__all__ = ["Augmenter", "KINDS", "NORMALIZE", "as_labels", "as_sequences", "as_validation", "check_hyperparameters",
+           "check_out", "class_array", "class_weights", "derived_channels", "fingerprint", "first_difference",
+           "frames", "pad", "parse_augment", "scaled_channels", "series_scaled", "token_ids", "validation_data"]

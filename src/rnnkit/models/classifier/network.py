@@ -60,9 +60,12 @@ class ClassifierNetwork:
         self.params.update({**prefixed("rnn", self.rnn.params), **prefixed("pool", self.pool.params),
                             **prefixed("head", self.head.params)})
 
-    def forward(self, x: ndarray, lengths: ndarray | None = None, training: bool = True,
+    def forward(self, x: ndarray, lengths: ndarray | None = None, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[ndarray, NetworkCache]:
-        """x: (B, T, D) float features or (B, T) int ids; lengths: (B,) -> logits: (B, K), cache."""
+        """x: (B, T, D) float features or (B, T) int ids; lengths: (B,) -> logits: (B, K), cache.
+
+        Inference by default, as in PyTorch's ``eval()``; ``training=True`` (with ``rng``) applies
+        dropout, as the training task does."""
         rng = as_rng(rng) if training else None
         emb_cache = None
         if self.embedding is not None:
@@ -97,4 +100,15 @@ class ClassifierNetwork:
         return np.concatenate(out).astype(np.float64)
 
 
-__all__ = ["ClassifierNetwork", "NetworkCache"]
+def load_params(net: ClassifierNetwork, stored: Params, name: str = "network") -> ClassifierNetwork:
+    """``net`` holding the parameters ``stored`` (same keys and shapes, else a ValueError naming them)."""
+    if set(stored) != set(net.params):
+        raise ValueError(f"{name} parameters do not match the architecture")
+    for k, v in stored.items():
+        if v.shape != net.params[k].shape:
+            raise ValueError(f"{name}.{k} has shape {v.shape}, expected {net.params[k].shape}")
+        net.params[k][...] = v
+    return net
+
+
+__all__ = ["ClassifierNetwork", "NetworkCache", "load_params"]

@@ -1,76 +1,28 @@
-"""``Forecaster``: recurrent forecasting of one or many series, with a scikit-learn feel."""
+"""``Forecaster``: recurrent forecasting of one or many series, a scikit-learn estimator (without scikit-learn)."""
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 from numpy import ndarray
 
-from ...cells import cell_type
 from ...data.csv_series import read_csv_series
+from ...estimator import LOGGER, Estimator
 from ...io import ModelFileError, save_model_file
 from ...metrics.regression import mae, rmse
 from ...train import TrainConfig, Trainer
-from .inputs import SCALINGS, Scaler, as_series_list, choose_lookback, pooled_naive_scale, windows
+from .inputs import (STRATEGIES, Scaler, as_series_list, check_hyperparameters, check_out, choose_lookback, is_many,
+                     pooled_naive_scale, windows)
 from .network import ForecastEnsemble
 from .task import ForecastTask
 
-STRATEGIES = ("direct", "recursive")
-
-@dataclass
-class ForecasterConfig:
-    """The hyperparameters of a :class:`Forecaster`, validated (see its docstring; stored in model files)."""
-
-    lookback: int | None = None
-    horizon: int = 1
-    strategy: str = "direct"
-    cell: str = "lstm"
-    hidden_size: int = 32
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    frame: int | str = "auto"
-    linear: bool = True
-    subtract_last: bool = True
-    scaling: str = "standard"
-    n_models: int = 5
-    season: int = 1
-    lr: float = 3e-3
-    lr_decay: float = 1.0
-    batch_size: int = 32
-    max_epochs: int = 200
-    patience: int = 20
-    val_fraction: float = 0.2
-    max_minutes: float | None = None
-    seed: int = 0
-
-    def __post_init__(self):
-        cell_type(self.cell, "Forecaster")
-        choices = {"strategy": STRATEGIES, "scaling": SCALINGS}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"Forecaster: {name} must be one of {allowed}, got {getattr(self, name)!r}")
-        positive = ["horizon", "hidden_size", "num_layers", "n_models", "season", "batch_size", "max_epochs",
-                    "patience"] + [k for k in ("lookback", "frame") if getattr(self, k) not in (None, "auto")]
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Forecaster: {name} must be a positive int{' or auto' * (name == 'frame')}, "
-                                 f"got {value!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"Forecaster: dropout must lie in [0, 1), got {self.dropout!r}")
-        if not 0.0 < self.val_fraction < 0.5:
-            raise ValueError(f"Forecaster: val_fraction must lie in (0, 0.5), got {self.val_fraction!r}")
-        TrainConfig(lr=self.lr, lr_decay=self.lr_decay, max_minutes=self.max_minutes)  # the trainer's checks
-
-
+BUDGETS = ("max_epochs", "max_minutes", "max_steps", "patience")   # a resumed run may change these
+RUN = ("out", "resume", "verbose")   # how a fit runs, not what it learns: not stored in model files
 MAX_RECURRENT_STEPS = 32  # frame="auto" groups samples so a window takes at most this many RNN steps
 
 
-class Forecaster:
+class Forecaster(Estimator):
     """Forecast the next ``horizon`` values of a series from its last ``lookback`` values.
 
     Each channel is scaled with statistics of the training part (stored with the model). A window
@@ -79,16 +31,23 @@ class Forecaster:
     into saturation); a recurrent encoder reads it in frames of ``frame`` steps, a dense head maps
     its final state to the forecast, and a linear autoregression over the window is added
     (``linear``, LSTNet's highway). Training is MSE with the shared :class:`rnnkit.Trainer`:
-    Adam, early stopping on the last ``val_fraction`` of every series, the best epoch kept.
-    ``n_models`` networks from different initialisations and batch orders are trained together
-    and averaged, which removes most of the seed-to-seed spread of one small network.
+    Adam, early stopping on the last ``val_fraction`` of every series (or on ``fit``'s
+    ``validation`` series), the best epoch kept. ``n_models`` networks from different
+    initialisations and batch orders are trained together and averaged, which removes most of the
+    seed-to-seed spread of one small network.
 
     Strategies for ``horizon`` K > 1: ``"direct"`` has the head emit all K steps at once;
     ``"recursive"`` trains one-step forecasts and feeds each prediction back as the newest input.
     A direct model asked for more than K steps continues recursively in blocks of K.
 
-    Series are ``(T,)`` (univariate) or ``(T, D)`` arrays, or a list of them (many series of one
-    kind, all with the same D; windows never cross series). All D channels are forecast.
+    Series are ``(T,)`` (univariate) or ``(T, D)`` arrays, or many series of one kind (all with
+    the same D; windows never cross series): a list of them, or an ``(N, T, D)`` array of N series
+    of one length. All D channels are forecast.
+
+    scikit-learn's X/y: a sample is a whole series and its targets are its own future, so ``X``
+    is the many-series form above and ``y`` is None: ``cross_val_score(Forecaster(), X,
+    cv=KFold(3))`` fits on some series and :meth:`score` s (R^2 of the rolling forecasts) the
+    others; ``GridSearchCV`` works alike.
 
     Args:
         lookback: window length L; None picks twice the dominant period of the training series
@@ -104,117 +63,128 @@ class Forecaster:
         scaling: ``"standard"`` (mean 0, std 1), ``"minmax"`` ([0, 1]) or ``"none"``.
         n_models: networks averaged.
         season: the period m of the seasonal naive forecast that scales MASE in :meth:`evaluate`.
-        lr, lr_decay, batch_size, max_epochs, patience, max_minutes: training (:class:`TrainConfig`).
-        val_fraction: the tail of every series held out for early stopping.
+        lr, lr_decay, batch_size, max_epochs, patience, max_minutes, max_steps: training
+            (:class:`TrainConfig`).
+        val_fraction: the tail of every series held out for early stopping (without ``validation``).
         seed: initialisation, batch order and dropout.
-        verbose: show a progress bar and log lines while fitting.
+        verbose: show a progress bar and log lines (logger ``"rnnkit"``) while fitting.
+        out: the model file ``fit`` writes whenever validation improves, with ``<out>.ckpt`` (a
+            checkpoint), ``<out>.history.csv`` and ``<out>.loss.png`` beside it; None writes nothing.
+        resume: continue ``fit`` from ``<out>.ckpt`` (the same data and settings but the budgets).
+
+    Fitted attributes: ``ensemble_``, ``history_``, ``lookback_``, ``frame_``, ``n_features_in_``
+    (channels, also ``n_channels_``), ``univariate_``, ``scaler_``, ``naive_scale_``, and after
+    :func:`~rnnkit.models.forecaster.files.fit_csv` ``columns_`` and ``csv_options_``.
     """
 
     kind = "forecaster"
+    estimator_type = "regressor"
 
+    # new parameters go last, so positional calls of the earlier signature keep their meaning
     def __init__(self, lookback: int | None = None, horizon: int = 1, strategy: str = "direct", cell: str = "lstm",
                  hidden_size: int = 32, num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0,
                  frame: int | str = "auto", linear: bool = True, subtract_last: bool = True,
                  scaling: str = "standard", n_models: int = 5, season: int = 1, lr: float = 3e-3,
                  lr_decay: float = 1.0, batch_size: int = 32, max_epochs: int = 200, patience: int = 20,
                  val_fraction: float = 0.2, max_minutes: float | None = None, seed: int = 0,
-                 verbose: bool = False):
-        params = {k: v for k, v in locals().items() if k not in ("self", "verbose")}
-        for k, v in asdict(ForecasterConfig(**params)).items():
-            setattr(self, k, v)
-        self.verbose = verbose
-        self.columns_: list[str] | None = None
-        self.csv_options_: dict | None = None
+                 verbose: bool = False, max_steps: int | None = None, out: str | os.PathLike | None = None,
+                 resume: bool = False):
+        self.lookback, self.horizon, self.strategy, self.cell = lookback, horizon, strategy, cell
+        self.hidden_size, self.num_layers, self.bidirectional = hidden_size, num_layers, bidirectional
+        self.dropout, self.frame, self.linear, self.subtract_last = dropout, frame, linear, subtract_last
+        self.scaling, self.n_models, self.season, self.lr, self.lr_decay = scaling, n_models, season, lr, lr_decay
+        self.batch_size, self.max_epochs, self.patience = batch_size, max_epochs, patience
+        self.val_fraction, self.max_minutes, self.seed, self.verbose = val_fraction, max_minutes, seed, verbose
+        self.max_steps, self.out, self.resume = max_steps, out, resume
 
-    def get_params(self) -> dict:
-        return {**{f.name: getattr(self, f.name) for f in fields(ForecasterConfig)}, "verbose": self.verbose}
-
-    def set_params(self, **params) -> Forecaster:
-        """Change hyperparameters (checked as in ``__init__``); takes effect at the next ``fit``."""
-        unknown = set(params) - set(self.get_params())
-        if unknown:
-            raise ValueError(f"Forecaster.set_params: unknown parameters {sorted(unknown)}")
-        merged = {**self.get_params(), **params}
-        self.verbose = merged.pop("verbose")
-        for k, v in asdict(ForecasterConfig(**merged)).items():
-            setattr(self, k, v)
-        return self
-
-    def _config(self) -> ForecasterConfig:
-        params = self.get_params()
-        params.pop("verbose")
-        return ForecasterConfig(**params)  # re-validated: attributes may have been set after __init__
-
-    def __repr__(self) -> str:
-        default = ForecasterConfig()
-        changed = {k: v for k, v in asdict(self._config()).items() if getattr(default, k) != v}
-        return f"Forecaster({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False   # the targets are the series' own future values
+        return tags
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, series, out: str | os.PathLike | None = None, resume: bool = False,
-            log: Callable[[str], None] | None = None) -> Forecaster:
-        """Train on ``series`` ((T,), (T, D) or a list of them); returns ``self``.
+    def fit(self, series, y=None, validation=None) -> Forecaster:
+        """Train on ``series`` ((T,), (T, D), or many: a list of them or an (N, T, D) array);
+        returns ``self``.
 
-        With ``out``, the best model so far is saved there during training, with a checkpoint
-        (``resume=True`` continues from it), a history CSV and a loss plot beside it.
+        ``y`` must be None (scikit-learn's place for targets; a forecaster's are in the series).
+        ``validation``: None holds out the last ``val_fraction`` of every series for early stopping;
+        series (the same forms) are windowed like the training series and early-stop training,
+        which then uses the training series whole.
         """
-        c = self._config()
-        log = log or (print if self.verbose else (lambda message: None))
-        series, self.univariate_ = as_series_list("Forecaster.fit", series)
+        who = "Forecaster.fit"
+        if y is not None:
+            raise ValueError(f"{who}: y must be None: a forecaster's targets are each series' own next values "
+                             "(give validation series as validation=...)")
+        check_hyperparameters(self.get_params())
+        out = check_out(who, self.out, self.resume)
+        series, univariate = as_series_list(who, series)
         D = series[0].shape[1]
-        K = c.horizon if c.strategy == "direct" else 1
-        n_val = [max(K, round(c.val_fraction * len(s))) for s in series]
-        train_parts = [s[:len(s) - n] for s, n in zip(series, n_val)]
-        L = c.lookback or choose_lookback(train_parts)
-        self.frame_ = math.ceil(L / MAX_RECURRENT_STEPS) if c.frame == "auto" else c.frame
-        self.lookback_ = L = self.frame_ * math.ceil(L / self.frame_)
-        self.n_channels_ = D
-        self.scaler_ = Scaler.fit(train_parts, c.scaling)
-        self.naive_scale_ = pooled_naive_scale(train_parts, c.season)
-        pairs = [windows(self.scaler_.transform(s), L, K) for s in train_parts]
-        val_pairs = [windows(self.scaler_.transform(s), L, K, len(s) - n) for s, n in zip(series, n_val)]
+        K = self.horizon if self.strategy == "direct" else 1
+        if validation is None:
+            n_val = [max(K, round(self.val_fraction * len(s))) for s in series]
+            train_parts = [s[:len(s) - n] for s, n in zip(series, n_val)]
+        else:
+            val_series, _ = as_series_list(f"{who} (validation)", validation, D)
+            train_parts = series
+        L = self.lookback or choose_lookback(train_parts)
+        frame = math.ceil(L / MAX_RECURRENT_STEPS) if self.frame == "auto" else self.frame
+        L = frame * math.ceil(L / frame)
+        scaler = Scaler.fit(train_parts, self.scaling)
+        pairs = [windows(scaler.transform(s), L, K) for s in train_parts]
+        if validation is None:
+            val_pairs = [windows(scaler.transform(s), L, K, len(s) - n) for s, n in zip(series, n_val)]
+        else:
+            val_pairs = [windows(scaler.transform(s), L, K) for s in val_series]
         x, y = (np.concatenate(p) for p in zip(*pairs))
         x_val, y_val = (np.concatenate(p) for p in zip(*val_pairs))
-        if len(x) < 1 or len(x_val) < 1:
+        if len(x) < 1 or (len(x_val) < 1 and validation is None):
             shortest = min(len(s) for s in series)
-            raise ValueError(f"Forecaster.fit: series too short (the shortest has {shortest} steps) for lookback {L}, "
-                             f"{K} target step(s) and val_fraction {c.val_fraction}: training needs {L + K} steps "
-                             "before the held-out tail. Give a smaller lookback or longer series")
-        self.ensemble_ = self._ensemble(c, np.float32)
-        task = ForecastTask(self.ensemble_, *self._encode(x, y), *self._encode(x_val, y_val), c.batch_size, c.seed)
-        config = TrainConfig(lr=c.lr, lr_decay=c.lr_decay, patience=c.patience, max_epochs=c.max_epochs,
-                             max_minutes=c.max_minutes, seed=c.seed, progress=self.verbose)
-        budgets = ("max_epochs", "max_minutes", "patience")  # a resumed run may change these
-        describe = {"model": {k: v for k, v in asdict(c).items() if k not in budgets}, "pairs": len(x),
-                    "val_pairs": len(x_val), "lookback": L}
-        log(f"forecaster: {len(series)} series, {D} channel(s), lookback {L} in frames of {self.frame_}, "
-            f"{len(x)} training and {len(x_val)} validation windows, {c.n_models} x {c.cell.upper()}({c.hidden_size})")
-        trainer = Trainer(self.ensemble_.params, task, config, save_model=self.save if out else None, out=out,
-                          describe=describe, log=log)
-        self.history_ = trainer.fit(resume=resume)
-        if out:
-            self.save(out)  # the best parameters, now restored
+            tail = f" and val_fraction {self.val_fraction}" if validation is None else ""
+            raise ValueError(f"{who}: series too short (the shortest has {shortest} steps) for lookback {L}, "
+                             f"{K} target step(s){tail}: training needs {L + K} steps"
+                             f"{' before the held-out tail' * (validation is None)}. Give a smaller lookback or "
+                             "longer series")
+        if len(x_val) < 1:
+            raise ValueError(f"{who}: validation series too short (the longest has {max(len(s) for s in val_series)} "
+                             f"steps) for lookback {L} and {K} target step(s): a validation window needs {L + K} steps")
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)   # a refit starts from nothing
+        self.univariate_, self.frame_, self.lookback_ = univariate, frame, L
+        self.n_channels_ = self.n_features_in_ = D
+        self.scaler_, self.naive_scale_ = scaler, pooled_naive_scale(train_parts, self.season)
+        self.ensemble_ = self._ensemble(np.float32)
+        task = ForecastTask(self.ensemble_, *self._encode(x, y), *self._encode(x_val, y_val), self.batch_size,
+                            self.seed)
+        config = TrainConfig(lr=self.lr, lr_decay=self.lr_decay, patience=self.patience, max_epochs=self.max_epochs,
+                             max_minutes=self.max_minutes, max_steps=self.max_steps, seed=self.seed,
+                             progress=bool(self.verbose))
+        describe = {"model": {k: v.item() if isinstance(v, np.generic) else v   # JSON numbers, as read back
+                              for k, v in self.get_params().items() if k not in BUDGETS + RUN},
+                    "pairs": len(x), "val_pairs": len(x_val), "lookback": L}
+        with self._logging() as log:
+            log(f"forecaster: {len(series)} series, {D} channel(s), lookback {L} in frames of {frame}, {len(x)} "
+                f"training and {len(x_val)} validation windows, "
+                f"{self.n_models} x {self.cell.upper()}({self.hidden_size})")
+            if self.resume:
+                log(f"resuming from {out}.ckpt")
+            trainer = Trainer(self.ensemble_.params, task, config, save_model=self.save if out else None, out=out,
+                              describe=describe, log=LOGGER.debug)
+            self.history_ = trainer.fit(resume=self.resume)
+            st = trainer.state
+            log(f"stopped ({st.stopped}) after {st.step} steps ({st.step / task.steps_per_epoch:.0f} epochs, "
+                f"{st.elapsed / 60:.1f} min); best validation loss {st.best_loss:.4f}")
+            if out:
+                self.save(out)  # the best parameters, now restored
         return self
 
-    def fit_csv(self, paths, out=None, resume: bool = False, log=None, **csv_options) -> Forecaster:
-        """Train on one or more CSV files (one series each) read by :func:`read_csv_series` with
-        ``csv_options``; the model remembers the columns so ``evaluate_file`` reads files alike."""
-        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-        read = [read_csv_series(p, **csv_options) for p in paths]
-        for r in read[1:]:
-            if r.columns != read[0].columns:
-                raise ValueError(f"{r.path}: columns {r.columns} differ from {read[0].columns} in {read[0].path}")
-        self.columns_ = read[0].columns
-        self.csv_options_ = {**csv_options, "columns": self.columns_}
-        return self.fit([r.values for r in read], out=out, resume=resume, log=log)
-
-    def _ensemble(self, c: ForecasterConfig, dtype) -> ForecastEnsemble:
+    def _ensemble(self, dtype) -> ForecastEnsemble:
         D = self.n_channels_
-        return ForecastEnsemble(c.n_models, seed=c.seed, input_size=D, output_size=D,
-                                steps=c.horizon if c.strategy == "direct" else 1, cell=c.cell,
-                                hidden_size=c.hidden_size, num_layers=c.num_layers, bidirectional=c.bidirectional,
-                                dropout=c.dropout, lookback=self.lookback_, linear=c.linear, frame=self.frame_,
-                                dtype=dtype)
+        return ForecastEnsemble(self.n_models, seed=self.seed, input_size=D, output_size=D,
+                                steps=self.horizon if self.strategy == "direct" else 1, cell=self.cell,
+                                hidden_size=self.hidden_size, num_layers=self.num_layers,
+                                bidirectional=self.bidirectional, dropout=self.dropout, lookback=self.lookback_,
+                                linear=self.linear, frame=self.frame_, dtype=dtype)
 
     def _encode(self, x: ndarray, y: ndarray | None = None):
         """Scaled windows -> network inputs (and targets), relative to the last value if asked."""
@@ -246,7 +216,7 @@ class Forecaster:
         """
         self._check_fitted("predict")
         horizon = self._horizon("predict", horizon)
-        many = isinstance(history, (list, tuple))
+        many = is_many(history)
         series, univariate = as_series_list("Forecaster.predict", history, self.n_channels_)
         for i, s in enumerate(series):
             if len(s) < self.lookback_:
@@ -255,6 +225,8 @@ class Forecaster:
         z = np.stack([self.scaler_.transform(s[-self.lookback_:]) for s in series])
         out = self.scaler_.inverse(self._forecast(z, horizon))
         out = out[..., 0] if univariate else out
+        if isinstance(history, np.ndarray) and many:
+            return out                           # (N, horizon, D) for an (N, T, D) array
         return list(out) if many else out[0]
 
     def rolling_forecast(self, series, horizon: int | None = None, start: int | None = None):
@@ -287,9 +259,14 @@ class Forecaster:
                 "naive_rmse": rmse(actual, naive), "naive_mae": mae(actual, naive),
                 "forecasts": int(len(origins)), "horizon": int(actual.shape[1])}
 
-    def score(self, series, horizon: int | None = None, start: int | None = None) -> float:
-        """R^2 of the rolling forecasts (1 is perfect, 0 is the mean of the actual values)."""
-        forecasts, actual, _ = self.rolling_forecast(series, horizon, start)
+    def score(self, series, y=None, horizon: int | None = None, start: int | None = None) -> float:
+        """R^2 of the rolling forecasts (1 is perfect, 0 is the mean of the actual values), pooled
+        over every series when ``series`` holds many (the form scikit-learn's folds pass, with
+        ``y`` None)."""
+        if y is not None:
+            raise ValueError("Forecaster.score: y must be None: the actual values are the series' own")
+        runs = [self.rolling_forecast(s, horizon, start)[:2] for s in (series if is_many(series) else [series])]
+        forecasts, actual = (np.concatenate(part) for part in zip(*runs))
         return float(1 - np.sum((actual - forecasts) ** 2) / np.sum((actual - actual.mean(axis=(0, 1))) ** 2))
 
     def _horizon(self, who: str, horizon) -> int:
@@ -298,32 +275,31 @@ class Forecaster:
             raise ValueError(f"Forecaster.{who}: horizon must be a positive int, got {horizon!r}")
         return int(horizon)
 
-    def _check_fitted(self, who: str) -> None:
-        if not hasattr(self, "ensemble_"):
-            raise ValueError(f"Forecaster.{who}: the forecaster is not fitted; call fit(series) first")
-
     # -- files -------------------------------------------------------------------------------
     def save(self, path) -> None:
-        """One safetensors file: the networks' parameters; the hyperparameters, window, scaling
-        and CSV columns in its metadata."""
+        """One safetensors file: the networks' parameters; the hyperparameters (but ``out``,
+        ``resume``), window, scaling and CSV columns in its metadata."""
         self._check_fitted("save")
-        metadata = {"kind": self.kind, "config": asdict(self._config()), "lookback": self.lookback_,
+        params = {k: v for k, v in self.get_params().items() if k not in ("out", "resume")}
+        metadata = {"kind": self.kind, "params": params, "lookback": self.lookback_,
                     "frame": self.frame_, "n_channels": self.n_channels_, "univariate": self.univariate_,
                     "scaler": self.scaler_.to_dict(), "naive_scale": np.asarray(self.naive_scale_).tolist(),
-                    "columns": self.columns_, "csv_options": self.csv_options_,
+                    "columns": getattr(self, "columns_", None), "csv_options": getattr(self, "csv_options_", None),
                     "dtype": self.ensemble_.members[0].dtype.name}
         save_model_file(path, self.ensemble_.params, metadata)
 
     @classmethod
     def from_file_contents(cls, arrays: dict, metadata: dict, path: str) -> Forecaster:
+        """The model in a file :meth:`save` wrote (today's, or an earlier one's with ``"config"``)."""
         try:
-            model = cls(**metadata["config"])
+            model = cls(**(metadata["params"] if "params" in metadata else metadata["config"]))
             model.lookback_, model.frame_ = int(metadata["lookback"]), int(metadata["frame"])
-            model.n_channels_, model.univariate_ = int(metadata["n_channels"]), bool(metadata["univariate"])
+            model.n_channels_ = model.n_features_in_ = int(metadata["n_channels"])
+            model.univariate_ = bool(metadata["univariate"])
             model.scaler_ = Scaler.from_dict(metadata["scaler"])
             model.naive_scale_ = np.asarray(metadata["naive_scale"], dtype=np.float64)
             model.columns_, model.csv_options_ = metadata.get("columns"), metadata.get("csv_options")
-            model.ensemble_ = model._ensemble(model._config(), np.dtype(metadata.get("dtype", "float32")))
+            model.ensemble_ = model._ensemble(np.dtype(metadata.get("dtype", "float32")))
             params = model.ensemble_.params
             if set(arrays) != set(params):
                 raise ValueError(f"parameters differ: missing {sorted(set(params) - set(arrays))[:3]}, "
@@ -337,7 +313,7 @@ class Forecaster:
         return model
 
     def _read_csv(self, path):
-        read = read_csv_series(path, **(self.csv_options_ or {}))
+        read = read_csv_series(path, **(getattr(self, "csv_options_", None) or {}))
         return read, (read.values[:, 0] if self.univariate_ else read.values)
 
     def evaluate_file(self, path) -> dict:
@@ -354,4 +330,4 @@ class Forecaster:
             ",".join([str(k + 1), *(f"{v:.6g}" for v in row)]) for k, row in enumerate(forecast)]
 
 
-__all__ = ["Forecaster", "ForecasterConfig", "STRATEGIES"]
+__all__ = ["Forecaster", "STRATEGIES"]

@@ -2,15 +2,61 @@
 and the window length chosen from the data."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 from numpy import ndarray
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ...cells import cell_type
 from ...metrics.regression import naive_scale
+from ...train import TrainConfig
 
 SCALINGS = ("standard", "minmax", "none")
+STRATEGIES = ("direct", "recursive")
+
+
+def check_hyperparameters(p: dict) -> None:
+    """The checks ``Forecaster.fit`` makes of its hyperparameters ``p`` before any work."""
+    cell_type(p["cell"], "Forecaster")
+    choices = {"strategy": STRATEGIES, "scaling": SCALINGS}
+    for name, allowed in choices.items():
+        if p[name] not in allowed:
+            raise ValueError(f"Forecaster: {name} must be one of {allowed}, got {p[name]!r}")
+    positive = ["horizon", "hidden_size", "num_layers", "n_models", "season", "batch_size", "max_epochs",
+                "patience"] + [k for k in ("lookback", "frame", "max_steps") if p[k] not in (None, "auto")]
+    for name in positive:
+        value = p[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"Forecaster: {name} must be a positive int{' or auto' * (name == 'frame')}, "
+                             f"got {value!r}")
+    if not 0.0 <= p["dropout"] < 1.0:
+        raise ValueError(f"Forecaster: dropout must lie in [0, 1), got {p['dropout']!r}")
+    if not 0.0 < p["val_fraction"] < 0.5:
+        raise ValueError(f"Forecaster: val_fraction must lie in (0, 0.5), got {p['val_fraction']!r}")
+    TrainConfig(lr=p["lr"], lr_decay=p["lr_decay"], max_minutes=p["max_minutes"])  # the trainer's checks
+
+
+def check_out(who: str, out, resume: bool) -> str | None:
+    """``out`` as a str path, checked before any training: its directory must exist and it must
+    not be a directory itself; ``resume`` needs it (the checkpoint is ``<out>.ckpt``)."""
+    if out is None:
+        if resume:
+            raise ValueError(f"{who}: resume=True continues the checkpoint <out>.ckpt, but out is None; "
+                             "give out, the model file path of the run to continue")
+        return None
+    try:
+        path = os.fspath(out)
+    except TypeError:
+        raise ValueError(f"{who}: out must be None or a file path, got {type(out).__name__}") from None
+    if os.path.isdir(path):
+        raise ValueError(f"{who}: out {path!r} is a directory; expected the model file to write, "
+                         f"such as {os.path.join(path, 'model.safetensors')!r}")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{who}: out {path!r}: the directory {parent!r} does not exist; create it first")
+    return path
 
 
 @dataclass
@@ -113,19 +159,27 @@ def pooled_naive_scale(series: list[ndarray], season: int) -> ndarray:
     return np.mean(scales, axis=0) if scales else np.full(series[0].shape[1], np.nan)
 
 
+def is_many(series) -> bool:
+    """Whether ``series`` holds many series (a list or tuple, or an (N, T, D) array) rather than one."""
+    return isinstance(series, (list, tuple)) or (isinstance(series, np.ndarray) and series.ndim == 3)
+
+
 def as_series_list(who: str, series, channels: int | None = None) -> tuple[list[ndarray], bool]:
-    """(T,) / (T, D) / a list of them -> a list of float64 (T, D) arrays, and whether univariate."""
-    items = list(series) if isinstance(series, (list, tuple)) else [series]
+    """(T,) / (T, D) / a list of them / an (N, T, D) array of N series of one length -> a list of
+    float64 (T, D) arrays, and whether univariate."""
+    many = is_many(series)
+    items = list(series) if many else [series]
     if not items:
         raise ValueError(f"{who}: expected a series or a non-empty list of series, got an empty list")
     out, ndims = [], set()
     for i, s in enumerate(items):
-        name = f"series {i}" if isinstance(series, (list, tuple)) else "the series"
+        name = f"series {i}" if many else "the series"
         a = np.asarray(s)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{who}: {name} must hold numbers, got dtype {a.dtype}")
         if a.ndim not in (1, 2):
-            raise ValueError(f"{who}: {name} must be (T,) or (T, D), got shape {a.shape}")
+            raise ValueError(f"{who}: {name} must be (T,) or (T, D) (many series: a list of them or an "
+                             f"(N, T, D) array), got shape {a.shape}")
         a = a.astype(np.float64).reshape(len(a), -1)
         if not np.isfinite(a).all():
             t = int(np.argwhere(~np.isfinite(a))[0][0])
@@ -140,4 +194,5 @@ def as_series_list(who: str, series, channels: int | None = None) -> tuple[list[
     return out, ndims == {1}
 
 
-__all__ = ["SCALINGS", "Scaler", "as_series_list", "choose_lookback", "pooled_naive_scale", "windows"]
+__all__ = ["SCALINGS", "STRATEGIES", "Scaler", "as_series_list", "check_hyperparameters", "check_out",
+           "choose_lookback", "is_many", "pooled_naive_scale", "windows"]

@@ -67,9 +67,12 @@ class ForecastNetwork:
         if self.linear is not None:
             self.params.update(prefixed("linear", self.linear.params))
 
-    def forward(self, x: ndarray, training: bool = True,
+    def forward(self, x: ndarray, training: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[ndarray, ForecastCache]:
-        """x: (B, L, D_in) windows -> y: (B, K, D_out) forecasts, cache."""
+        """x: (B, L, D_in) windows -> y: (B, K, D_out) forecasts, cache.
+
+        Inference by default, as in PyTorch's ``eval()``; ``training=True`` (with ``rng``) applies
+        dropout, as the training task does."""
         B, L, D = x.shape
         frames = x.reshape(B, L // self.frame, self.frame * D)   # consecutive steps side by side
         _, state, rnn_cache = self.rnn.forward(frames, training=training, rng=rng)
