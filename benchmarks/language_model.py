@@ -102,7 +102,7 @@ def run_cli(path: str, minutes: float) -> list[dict]:
         text.write_text(read_corpus(path), encoding="utf-8")
         model = Path(tmp) / "model.safetensors"
         subprocess.run([sys.executable, "-m", "rnnkit", "train-lm", str(text), "--out", str(model),
-                        "--max-minutes", str(minutes), "--no-progress"], env=child_env(), check=True,
+                        "--max-minutes", str(minutes)], env=child_env(), check=True,
                        stdout=sys.stderr)
         with open(f"{model}.history.csv") as f:
             rows = list(csv.DictReader(f))

@@ -95,7 +95,7 @@ def test_cli_on_a_wav_directory(tmp_path, capsys):
     tones(tmp_path / "test", n_per_class=4, seed=1)
     out = tmp_path / "m.safetensors"
     assert main(["train-classifier", str(tmp_path / "train"), "--test", str(tmp_path / "test"), "--out", str(out),
-                 "--hidden-size", "8", "--n-models", "1", "--max-epochs", "15", "--no-progress"]) == 0
+                 "--hidden-size", "8", "--n-models", "1", "--max-epochs", "15"]) == 0
     assert main(["predict", str(out), str(tmp_path / "test")]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()[-8:]) == 8
 

@@ -249,7 +249,7 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
     out = tmp_path / "f.safetensors"
     assert main(["train-forecaster", str(tmp_path / "train.csv"), "--out", str(out), "--test", str(tmp_path / "test.csv"),
                  "--lookback", "10", "--horizon", "2", "--hidden-size", "8", "--n-models", "1", "--max-epochs", "15",
-                 "--no-progress"]) == 0
+                 ]) == 0
     for suffix in ("", ".history.csv", ".loss.png", ".forecast.png", ".ckpt"):
         assert Path(f"{out}{suffix}").exists(), suffix
     capsys.readouterr()
@@ -260,5 +260,5 @@ def test_cli_train_evaluate_predict(tmp_path, capsys):
     lines = capsys.readouterr().out.split()
     assert lines[0] == "step,value" and [l.split(",")[0] for l in lines[1:]] == ["1", "2"]
     (tmp_path / "bad.csv").write_text("date,value\n2000-01-01,1\n2000-01-02,oops\n")
-    assert main(["evaluate", str(out), str(tmp_path / "bad.csv")]) == 2
+    assert main(["evaluate", str(out), str(tmp_path / "bad.csv")]) == 1
     assert "bad.csv:3: column 'value' (column 2): expected a number, got 'oops'" in capsys.readouterr().err

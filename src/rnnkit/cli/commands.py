@@ -24,30 +24,25 @@ DEMO_TEXT = "shakespeare_excerpt.txt"
 
 @dataclass(frozen=True)
 class Training:
-    """A ``train-*`` command: its estimator and how its data files become ``fit`` arguments."""
+    """A ``train-*`` command: its estimator, how it fits on the data files, what it reports."""
 
     estimator: Callable[[], type]
-    read: Callable[[argparse.Namespace, list[str]], tuple]    # paths -> fit's data arguments
-    remember: Callable[[object, argparse.Namespace], None]    # store how files were read in the model
-    report: Callable[[object, argparse.Namespace, tuple | None], None]   # after saving: scores, plots
+    fit: Callable[[object, argparse.Namespace, list[str], str | None], object]   # model, args, paths, validation
+    report: Callable[[object, argparse.Namespace], None]                        # after saving: scores, plots
 
 
 def run_training(args: argparse.Namespace, training: Training) -> int:
-    """Check paths, read the data, fit the estimator from the flags, save, report."""
+    """Check paths, build the estimator from the flags, fit on the files, save, report."""
     paths = args.data if isinstance(args.data, list) else [args.data]
     extra = [p for p in (args.validation, args.test) if p is not None]
     check_inputs(paths + extra)
     check_output(args.out, inputs=paths + extra, resume=args.resume)
     estimator_class = training.estimator()
-    data = training.read(args, paths)
-    validation = training.read(args, [args.validation]) if args.validation is not None else None
-    test = training.read(args, [args.test]) if args.test is not None else None
     model = estimator_class(**estimator_params(args, estimator_class), out=args.out, resume=args.resume,
                             verbose=not args.quiet)
-    training.remember(model, args)
-    model.fit(*data, validation=validation)
+    training.fit(model, args, paths, args.validation)
     model.save(args.out)
-    training.report(model, args, test)
+    training.report(model, args)
     LOGGER.info(f"saved {args.out}")
     return 0
 

@@ -1,7 +1,7 @@
-"""The four ``train-*`` commands: which estimator each trains and how its data files are read.
+"""The four ``train-*`` commands: which estimator each trains and how it reads its data files.
 
 Each is a :class:`~rnnkit.cli.commands.Training`; :func:`~rnnkit.cli.commands.run_training` does
-the rest. The estimators are imported when a command runs, not when the parser is built.
+the rest. The file handling itself lives with each model (``models/<task>/files.py``).
 """
 from __future__ import annotations
 
@@ -11,23 +11,27 @@ import os
 from .commands import Training, print_metrics
 
 
+def _test_scores(prefix_metrics: dict) -> None:
+    print_metrics({"test_" + k: v for k, v in prefix_metrics.items() if isinstance(v, (int, float))})
+
+
 # -- language model --------------------------------------------------------------------------
 def _lm_class():
     from ..models.language_model import LanguageModel
     return LanguageModel
 
 
-def _read_text(args, paths):
+def _lm_fit(model, args, paths, validation):
     from ..data.files import read_text
-    return (read_text(paths[0]),)
+    return model.fit(read_text(paths[0]), None if validation is None else read_text(validation))
 
 
-def _lm_report(model, args, test):
-    if test is not None:
-        print_metrics({"test_" + k: v for k, v in model.evaluate(test[0]).items()})
+def _lm_report(model, args):
+    if args.test is not None:
+        _test_scores(model.evaluate_file(args.test))
 
 
-LANGUAGE_MODEL = Training(_lm_class, _read_text, lambda model, args: None, _lm_report)
+LANGUAGE_MODEL = Training(_lm_class, _lm_fit, _lm_report)
 
 
 # -- classifier ------------------------------------------------------------------------------
@@ -36,34 +40,21 @@ def _classifier_class():
     return SequenceClassifier
 
 
-def _classifier_options(args) -> dict | None:
-    return {"features": args.features} if args.format == "audio" or os.path.isdir(args.data) else None
+def _classifier_fit(model, args, paths, validation):
+    from ..models.classifier.files import fit_file
+    options = {"features": args.features} if args.format == "audio" or os.path.isdir(paths[0]) else None
+    return fit_file(model, paths[0], args.format, options, validation)
 
 
-def _read_labelled(args, paths):
-    from ..models.classifier.files import read_labelled_data
-    X, y, _, _ = read_labelled_data(paths[0], args.format, _classifier_options(args))
-    return X, y
-
-
-def _classifier_remember(model, args):
-    from ..models.classifier.files import guess_format, read_labelled_data
-    fmt = args.format or guess_format(args.data)
-    options = _classifier_options(args)
-    if fmt == "audio":      # the reader fills in its defaults; the model reads later files alike
-        options = read_labelled_data(args.data, fmt, options)[3]
-    model.set_file_format(fmt, options or {})
-
-
-def _classifier_report(model, args, test):
+def _classifier_report(model, args):
     from ..models.classifier.files import write_reports
-    metrics = None if test is None else model.evaluate(*test)
-    write_reports(model, args.out, metrics, test_name=None if test is None else os.path.basename(args.test))
+    metrics = None if args.test is None else model.evaluate_file(args.test)
+    write_reports(model, args.out, metrics, args.test)
     if metrics is not None:
-        print_metrics({"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"], "n": metrics["n"]})
+        _test_scores({k: metrics[k] for k in ("accuracy", "macro_f1", "n")})
 
 
-CLASSIFIER = Training(_classifier_class, _read_labelled, _classifier_remember, _classifier_report)
+CLASSIFIER = Training(_classifier_class, _classifier_fit, _classifier_report)
 
 
 # -- forecaster ------------------------------------------------------------------------------
@@ -78,23 +69,18 @@ def csv_options(args) -> dict:
                 sort_by_time=args.sort_by_time, missing=args.missing)
 
 
-def _read_series(args, paths):
-    from ..models.forecaster.files import read_series
-    return (read_series(paths, csv_options(args)),)
+def _forecaster_fit(model, args, paths, validation):
+    from ..models.forecaster.files import fit_csv
+    return fit_csv(model, paths, validation, **csv_options(args))
 
 
-def _forecaster_remember(model, args):
-    from ..models.forecaster.files import read_columns
-    model.set_file_format(read_columns(args.data, csv_options(args)), csv_options(args))
+def _forecaster_report(model, args):
+    from ..models.forecaster.files import write_forecast_report
+    _test_scores(write_forecast_report(model, args.out, args.test if args.test is not None else args.data[-1],
+                                       held_out_tail=args.test is None))
 
 
-def _forecaster_report(model, args, test):
-    from ..models.forecaster.files import write_reports
-    print_metrics({"test_" + k: v for k, v in write_reports(model, args.out, args.test or args.data[-1],
-                                                             held_out_tail=args.test is None).items()})
-
-
-FORECASTER = Training(_forecaster_class, _read_series, _forecaster_remember, _forecaster_report)
+FORECASTER = Training(_forecaster_class, _forecaster_fit, _forecaster_report)
 
 
 # -- tagger ----------------------------------------------------------------------------------
@@ -103,25 +89,17 @@ def _tagger_class():
     return SequenceTagger
 
 
-def _read_tagged(args, paths):
-    from ..data.conll import read_tagged_file
-    sentences, tags, _ = read_tagged_file(paths[0], args.format, args.column)
-    return sentences, tags
+def _tagger_fit(model, args, paths, validation):
+    from ..models.tagger.files import fit_files
+    return fit_files(model, paths[0], validation, column=args.column, format=args.format)
 
 
-def _tagger_remember(model, args):
-    from ..data.conll import sniff_format
-    fmt = args.format if args.format != "auto" else sniff_format(args.data)
-    model.set_file_format(fmt, args.column)
+def _tagger_report(model, args):
+    if args.test is not None:
+        _test_scores(model.evaluate_file(args.test))
 
 
-def _tagger_report(model, args, test):
-    if test is not None:
-        scores = model.score(*test)
-        print_metrics({"test_" + k: v for k, v in scores.items() if isinstance(v, float)})
-
-
-TAGGER = Training(_tagger_class, _read_tagged, _tagger_remember, _tagger_report)
+TAGGER = Training(_tagger_class, _tagger_fit, _tagger_report)
 
 
 def add_data_flags(command: str, p: argparse.ArgumentParser) -> None:

@@ -31,35 +31,35 @@ def fit_csv(model: Forecaster, paths, validation=None, **csv_options) -> Forecas
     return model
 
 
-def train_forecaster_files(paths, out: str | os.PathLike, test: str | os.PathLike | None = None,
-                           resume: bool = False, csv_options: dict | None = None, **params) -> tuple[Forecaster, dict]:
-    """Fit a ``Forecaster(out=out, resume=resume, **params)`` on one or more CSV files
-    (:func:`fit_csv`), which saves it to ``out`` with the trainer's checkpoint, history CSV and
-    loss plot beside it.
-
-    Returns the model and the metrics of :meth:`Forecaster.evaluate` on ``test`` if given, else on
-    the held-out tail of the last training file (forecasts from the origins in that tail only).
-    ``<out>.forecast.png`` draws the series evaluated with its first-step forecasts.
-    """
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    model = fit_csv(Forecaster(out=out, resume=resume, **params), paths, **(csv_options or {}))
-    if test is not None:
-        series, start, where = model._read_csv(test)[1], None, os.fspath(test)
-    else:
-        series = model._read_csv(paths[-1])[1]
-        start = len(series) - max(model.horizon, round(model.val_fraction * len(series)))
-        where = f"the held-out tail of {os.fspath(paths[-1])}"
+def write_forecast_report(model: Forecaster, out: str | os.PathLike, path: str | os.PathLike,
+                          held_out_tail: bool = False) -> dict:
+    """The metrics of :meth:`Forecaster.evaluate` on the CSV series at ``path`` (with
+    ``held_out_tail``, forecasts from the origins in its held-out tail only), and
+    ``<out>.forecast.png``: the series with its one-step forecasts (needs matplotlib)."""
+    series = model._read_csv(path)[1]
+    start = len(series) - max(model.horizon, round(model.val_fraction * len(series))) if held_out_tail else None
+    where = f"the held-out tail of {os.fspath(path)}" if held_out_tail else os.fspath(path)
     metrics = model.evaluate(series, start=start)
     with model._logging() as log:
         log(f"{where}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
-    try:
-        from ...plots import plot_forecast
-    except ImportError:  # matplotlib is the optional plot extra
-        return model, metrics
+        try:
+            from ...plots import plot_forecast
+        except ImportError:  # matplotlib is the optional plot extra
+            log(f"note: no {os.fspath(out)}.forecast.png (plots need matplotlib: pip install 'rnnkit[plot]')")
+            return metrics
     forecasts, _, origins = model.rolling_forecast(series, start=start)
     plot_forecast(series, forecasts[:, 0], f"{os.fspath(out)}.forecast.png", start=int(origins[0]),
                   labels=model.columns_, title=f"one-step forecasts on {os.path.basename(where)}")
-    return model, metrics
+    return metrics
 
 
-__all__ = ["fit_csv", "train_forecaster_files"]
+def train_forecaster_files(paths, out: str | os.PathLike, test: str | os.PathLike | None = None,
+                           resume: bool = False, csv_options: dict | None = None, **params) -> tuple[Forecaster, dict]:
+    """Fit a ``Forecaster(out=out, resume=resume, **params)`` on CSV files (:func:`fit_csv`) and
+    report on ``test``, or on the held-out tail of the last file (:func:`write_forecast_report`)."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    model = fit_csv(Forecaster(out=out, resume=resume, **params), paths, **(csv_options or {}))
+    return model, write_forecast_report(model, out, test if test is not None else paths[-1], held_out_tail=test is None)
+
+
+__all__ = ["write_forecast_report", "fit_csv", "train_forecaster_files"]
