@@ -93,3 +93,23 @@ def test_zero_length_and_the_tokens_dtype():
     assert generate_ids(model, np.array([1]), 0, seed=0).shape == (0,)
     out = generate_ids(model, np.array([1]), 5, seed=0)
     assert out.dtype == np.int64 and out.shape == (5,) and ((0 <= out) & (out < 11)).all()
+
+
+@needs_numba
+def test_a_cell_subclass_with_other_equations_takes_the_python_loop():
+    """The compiled loop runs a cell's declared kernel; a subclass that changes the step declares
+    none (``Cell.fast_kernel``), so generation steps through the subclass's own equations."""
+    from rnnkit.cells import LSTMCell
+
+    class DampedLSTMCell(LSTMCell):
+        def step(self, xp, state):
+            (h, c), cache = super().step(xp, state)
+            return (0.5 * h, c), cache
+
+    model = model_for("lstm", 1)
+    plain = generate_ids(model, np.array([1]), 50, seed=2)
+    model.rnn.layers[0].cell.__class__ = DampedLSTMCell
+    assert _compiled_generation(model) is None
+    damped = generate_ids(model, np.array([1]), 50, seed=2)
+    np.testing.assert_array_equal(damped, python_loop(model, np.array([1]), 50, seed=2))
+    assert not np.array_equal(damped, plain)

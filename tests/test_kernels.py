@@ -454,3 +454,70 @@ def test_blocks_use_numba_regions_where_openmp_loads():
     except ImportError:
         pytest.skip("Numba's OpenMP layer does not load here")
     assert parallel.numba_regions() is not None
+
+
+# -- which cells the fast path runs: each cell's own declaration --------------------------------
+
+def _cells():
+    from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+
+    class HalvedOutput(LSTMCell):
+        """Other equations (h' halved), the same parameters: must not run the LSTM kernel."""
+        def step(self, xp, state):
+            (h, c), cache = super().step(xp, state)
+            return (0.5 * h, c), cache
+
+    class OtherBackward(GRUCell):
+        def step_backward(self, dstate, cache):
+            return super().step_backward(dstate, cache)
+
+    class ExtraParameter(RNNCell):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.params["scale"] = np.ones(self.hidden_size, self.dtype)
+
+    class OpenForget(LSTMCell):
+        """Only the initialisation differs: the same equations, so the same kernel."""
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, forget_bias=1.0, **kwargs)
+
+    return RNNCell, GRUCell, LSTMCell, HalvedOutput, OtherBackward, ExtraParameter, OpenForget
+
+
+def test_cells_declare_their_kernel_and_subclasses_with_other_equations_do_not_inherit_it():
+    RNNCell, GRUCell, LSTMCell, HalvedOutput, OtherBackward, ExtraParameter, OpenForget = _cells()
+    from rnnkit.cells.base import Cell
+    declared = {
+        "rnn": RNNCell(3, 4), "rnn relu": RNNCell(3, 4, nonlinearity="relu"), "gru": GRUCell(3, 4),
+        "lstm": LSTMCell(3, 4), "open forget": OpenForget(3, 4),
+    }
+    assert {k: c.fast_kernel for k, c in declared.items()} == {
+        "rnn": "rnn", "rnn relu": "rnn", "gru": "gru", "lstm": "lstm", "open forget": "lstm"}
+    for cell in (LSTMCell(3, 4, peephole=True), GRUCell(3, 4, reset_after=False), GRUCell(3, 4, reset_gate=False),
+                 HalvedOutput(3, 4), OtherBackward(3, 4), ExtraParameter(3, 4)):
+        assert cell.fast_kernel is None, repr(cell)
+    assert Cell.fast_kernel.fget(LSTMCell(3, 4)) is None          # the base class declares nothing
+
+
+def test_a_subclass_with_other_equations_runs_its_own_step():
+    """Not the LSTM kernel under an LSTM's name: the layer loops over the subclass's step."""
+    from rnnkit.layers.fused import FusedCache
+    from rnnkit.layers.recurrent import Recurrent
+    *_, HalvedOutput, _, _, OpenForget = _cells()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, 3))
+    cell = HalvedOutput(3, 4, dtype=np.float64, seed=0)
+    y, _, cache = Recurrent(cell).forward(x)
+    assert not isinstance(cache, FusedCache)
+    state = cell.zero_state(2)
+    for t in range(4):
+        state, _ = cell.step(cell.project_inputs(x[:, t]), state)
+        np.testing.assert_allclose(y[:, t], state[0], rtol=1e-13, atol=1e-14)
+    assert isinstance(Recurrent(OpenForget(3, 4, dtype=np.float64)).forward(x)[2], FusedCache)
+
+
+def test_fused_module_names_no_concrete_cell():
+    import inspect
+    from rnnkit.layers import fused
+    source = inspect.getsource(fused)
+    assert not [name for name in ("RNNCell", "LSTMCell", "GRUCell") if name in source]

@@ -106,13 +106,13 @@ def generate_ids(model, context: ndarray, length: int, temperature: float = 1.0,
 
 def _compiled_generation(model):
     """A function running :func:`rnnkit.kernels.generation.generate` on ``model``'s weights, or
-    None when the compiled loops are unavailable or the network has a variant they do not cover."""
+    None when the compiled loops are unavailable or a layer's cell declares no compiled kernel
+    (``Cell.fast_kernel``), or the layers declare different ones."""
     from . import kernels
-    from .layers.fused import fused_kind
     if kernels.compiled_loops() is None or model.rnn.bidirectional:
         return None
     cells = [layer.cell for layer in model.rnn.layers]
-    kinds = {fused_kind(cell) for cell in cells}
+    kinds = {cell.fast_kernel for cell in cells}
     if None in kinds or len(kinds) != 1:
         return None
     from .kernels import generation

@@ -8,6 +8,11 @@ sequence in one product and hands the cell one ``(B, G*H)`` slice per step. The 
 returns the gradient of that slice (``dxp``) and of the recurrent pre-activation
 ``hp = h_prev @ Wh + bh`` (``dhp``); the layer then forms ``dWx``/``dbx`` in one product after the loop,
 and :meth:`Cell.recurrent_grads` forms ``dWh``/``dbh`` and any extra parameter gradients the same way.
+
+A cell whose equations a compiled whole-sequence kernel computes says so in :attr:`Cell.fast_kernel`
+(``"rnn"``, ``"lstm"`` or ``"gru"``), and :class:`~rnnkit.layers.recurrent.Recurrent` then runs that
+kernel (:mod:`rnnkit.layers.fused`) instead of calling ``step`` T times; every other cell takes the
+generic loop over its own ``step``.
 """
 from __future__ import annotations
 
@@ -16,6 +21,11 @@ from numpy import ndarray
 
 from .. import init as initializers
 from .._types import Grads, Params, Seed, State, as_rng
+
+
+# The methods that define a cell's arithmetic: a declared fast kernel stands for these, so a
+# subclass that overrides any of them has other equations and must not inherit the kernel.
+EQUATION_METHODS = ("project_inputs", "step", "step_backward", "recurrent_inputs", "recurrent_grads")
 
 
 class Cell:
@@ -42,6 +52,23 @@ class Cell:
 
     def _extra_repr(self) -> str:
         return ""
+
+    @property
+    def fast_kernel(self) -> str | None:
+        """The compiled kernel that computes exactly this cell's equations over a whole sequence:
+        ``"rnn"`` (also reads ``self.nonlinearity``), ``"lstm"`` or ``"gru"`` (PyTorch's forms, the
+        gate blocks in PyTorch's order, parameters ``Wx Wh bx bh`` only), or None: the layer then
+        loops over :meth:`step`. None here; the built-in cells override it, through
+        :meth:`_equations_of`, so a subclass that changes the equations gets None."""
+        return None
+
+    def _equations_of(self, cls: type) -> bool:
+        """Whether this cell's arithmetic is ``cls``'s own: none of :data:`EQUATION_METHODS` is
+        overridden below ``cls`` and there are no extra parameters, so a kernel ``cls`` declares
+        still computes it."""
+        kind = type(self)
+        return (isinstance(self, cls) and all(getattr(kind, m) is getattr(cls, m) for m in EQUATION_METHODS)
+                and set(self.params) == {"Wx", "Wh", "bx", "bh"})     # no parameter the kernel ignores
 
     def zero_state(self, batch_size: int) -> State:
         return tuple(np.zeros((batch_size, self.hidden_size), self.dtype) for _ in self.state_names)

@@ -49,6 +49,12 @@ class GRUCell(Cell):
             return ", reset_gate=False"
         return "" if self.reset_after else ", reset_after=False"
 
+    @property
+    def fast_kernel(self) -> str | None:
+        """``"gru"`` for PyTorch's form only (the kernel has the reset gate after the product)."""
+        computed = self.reset_gate and self.reset_after and self._equations_of(GRUCell)
+        return "gru" if computed else None
+
     def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
         (h,) = state
         H = self.hidden_size

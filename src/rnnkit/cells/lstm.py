@@ -46,12 +46,17 @@ class LSTMCell(Cell):
     def _extra_repr(self) -> str:
         return ", peephole=True" if self.peephole else ""
 
+    @property
+    def fast_kernel(self) -> str | None:
+        """``"lstm"`` without peepholes (the kernel's gates do not read c)."""
+        return "lstm" if not self.peephole and self._equations_of(LSTMCell) else None
+
     def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
         h, c = state
         H = self.hidden_size
         if not self.peephole:
-            # the product and a fused kernel for the gate arithmetic (rnnkit.kernels), same
-            # equations as below
+            # the product and a fused kernel for the gate arithmetic (rnnkit.kernels; the
+            # equations are in the class docstring, with p = 0)
             dtype = np.result_type(xp, h, c, self.params["Wh"])
             xp, h, c, Wh, bh = (np.ascontiguousarray(v, dtype) for v in
                                 (xp, h, c, self.params["Wh"], self.params["bh"]))
@@ -59,17 +64,16 @@ class LSTMCell(Cell):
             kernels.get_step("lstm_step")(xp, h, c, Wh, bh, gates, c_new, h_new, tanh_c)
             i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
             return (h_new, c_new), (h, c, i, f, g, o, c_new, tanh_c)
+        # with peepholes: the gates also read c (and o reads c'), so no fused kernel
+        p = self.params["p"]
         a = xp + h @ self.params["Wh"] + self.params["bh"]
-        if self.peephole:
-            p = self.params["p"]
-            a[:, :H] += p[0] * c
-            a[:, H:2 * H] += p[1] * c
+        a[:, :H] += p[0] * c
+        a[:, H:2 * H] += p[1] * c
         i = sigmoid(a[:, :H])
         f = sigmoid(a[:, H:2 * H])
         g = np.tanh(a[:, 2 * H:3 * H])
         c_new = f * c + i * g
-        if self.peephole:
-            a[:, 3 * H:] += self.params["p"][2] * c_new
+        a[:, 3 * H:] += p[2] * c_new
         o = sigmoid(a[:, 3 * H:])
         tanh_c = np.tanh(c_new)
         h_new = o * tanh_c

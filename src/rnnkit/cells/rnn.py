@@ -30,6 +30,11 @@ class RNNCell(Cell):
     def _extra_repr(self) -> str:
         return f", nonlinearity={self.nonlinearity!r}"
 
+    @property
+    def fast_kernel(self) -> str | None:
+        computed = self._equations_of(RNNCell) and self.nonlinearity in ACTIVATION_CODES
+        return "rnn" if computed else None
+
     def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
         (h,) = state
         # h' = act(xp + h Wh + bh): the product, then the sum and act fused (rnnkit.kernels)

@@ -17,8 +17,10 @@ to the same numbers), arranged for speed:
   per-step product on the copy was 10-40% faster (2 threads, H = 128 to 512); ``dWx``, ``dWh``,
   the biases and ``dx`` are one product each after the loop.
 
-Used for ``RNNCell`` (any nonlinearity), ``LSTMCell`` without peepholes and ``GRUCell`` in
-PyTorch's form, without ``lengths``; the other variants take the generic per-step loop.
+Used for every cell that declares one of the kernels here in its ``fast_kernel`` (the built-in
+ones: the Elman cell with any nonlinearity, the LSTM without peepholes, the GRU in PyTorch's form),
+without ``lengths``; every other cell takes the generic per-step loop. This module names no
+concrete cell: what it runs is the cell's own declaration.
 """
 from __future__ import annotations
 
@@ -29,7 +31,6 @@ from numpy import ndarray
 
 from .. import kernels
 from .._types import Grads, State
-from ..cells import GRUCell, LSTMCell, RNNCell
 from ..cells.base import Cell
 from ..kernels import parallel, workspace
 from ..kernels.reference import ACTIVATION_CODES
@@ -41,18 +42,6 @@ class FusedCache(NamedTuple):
     buffers: tuple             # per-cell: gate activations and the rest of the step caches
     reverse_index: ndarray | None
     shape: tuple[int, int]     # (B, T)
-
-
-def fused_kind(cell: Cell) -> str | None:
-    """``"rnn"``, ``"lstm"`` or ``"gru"`` when the fast path computes exactly this cell, else None."""
-    kind = type(cell)
-    if kind is RNNCell:
-        return "rnn"
-    if kind is LSTMCell and not cell.peephole:
-        return "lstm"
-    if kind is GRUCell and cell.reset_gate and cell.reset_after:
-        return "gru"
-    return None
 
 
 def time_major(x: ndarray, dtype=None) -> ndarray:
@@ -68,7 +57,7 @@ def forward(cell: Cell, x: ndarray, state: State, steps: int) -> tuple[ndarray, 
     final state, buffers."""
     P = cell.params
     T, B, H, dtype = steps, state[0].shape[0], cell.hidden_size, cell.dtype
-    kind, compiled = fused_kind(cell), kernels.compiled_loops()
+    kind, compiled = cell.fast_kernel, kernels.compiled_loops()
     hs = workspace.empty((T + 1, B, H), dtype)
     y = workspace.empty((B, T, H), dtype) if compiled else None
     hs[0] = state[0]
@@ -139,7 +128,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
     hs, WhT = cache.hs, workspace.empty(P["Wh"].shape[::-1], dtype)
     np.copyto(WhT, P["Wh"].T)
     dh_rec = np.zeros((B, H), dtype) if dstate is None else np.array(dstate[0], dtype)  # dh from step t + 1
-    kind = fused_kind(cell)
+    kind = cell.fast_kernel
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
         # the Python loop's dy is its own copy: da, the same shape, overwrites it
@@ -174,7 +163,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
     return parallel.matmul(da, P["Wx"].T), dstate0, grads
 
 
-def _gru_backward(cell: GRUCell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cache: FusedCache):
+def _gru_backward(cell: Cell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cache: FusedCache):
     P = cell.params
     B, T = cache.shape
     H, dtype = cell.hidden_size, cell.dtype

@@ -82,7 +82,7 @@ class Recurrent:
         mask = step_mask(lengths, T)
         x_tm = time_major(x).reshape(T * B, D)
         state = cell.zero_state(B) if state is None else tuple(s[0] for s in state)
-        if mask is None and fused.fused_kind(cell) is not None:
+        if mask is None and cell.fast_kernel is not None:
             hs, y, state, buffers = fused.forward(cell, x_tm, state, T)
             if index is not None:
                 y = gather_time(y, index)
