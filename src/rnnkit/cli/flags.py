@@ -86,6 +86,7 @@ HYPERPARAMETERS: dict[str, Flag] = {
     "char_hidden_size": Flag("character RNN units per direction (0: no character features)", int),
     "word_dropout": Flag("alpha: a word seen n times is <UNK> with probability alpha / (alpha + n)", float),
     "max_word_length": Flag("longer words keep their first and last half of this many characters", int),
+    "column": Flag("CoNLL-U tag column to learn", str, ("upos", "xpos")),
     "word_vectors": Flag("word2vec/GloVe text file to initialise word embeddings (none: random)", _none_or(str)),
     # training
     "n_models": Flag("networks in the ensemble", int),
@@ -101,6 +102,7 @@ HYPERPARAMETERS: dict[str, Flag] = {
     "max_epochs": Flag("epoch budget (none: no limit)", _none_or(int)),
     "max_steps": Flag("step budget (none: no limit)", _none_or(int)),
     "max_minutes": Flag("training time budget in minutes (none: no limit)", _none_or(float)),
+    "clock": Flag("what --max-minutes counts: wall-clock or this process's CPU time", str, ("wall", "cpu")),
     "seed": Flag("random seed", int),
 }
 """The estimators' hyperparameters the command line sets, by parameter name."""

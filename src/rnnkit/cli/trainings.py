@@ -90,8 +90,9 @@ def _tagger_class():
 
 
 def _tagger_fit(model, args, paths, validation):
-    from ..models.tagger.files import fit_files
-    return fit_files(model, paths[0], validation, column=args.column, format=args.format)
+    from ..models.tagger.files import read_tagger_files
+    (X, y), dev = read_tagger_files(paths[0], validation, column=model.column, format=args.format)
+    return model.fit(X, y, dev)
 
 
 def _tagger_report(model, args):
@@ -119,7 +120,6 @@ def add_data_flags(command: str, p: argparse.ArgumentParser) -> None:
     elif command == "train-tagger":
         p.add_argument("--format", choices=["auto", "conllu", "conll"], default="auto",
                        help="file format (default: auto, by extension and content)")
-        p.add_argument("--column", choices=["upos", "xpos"], default="upos", help="CoNLL-U tag column (default: upos)")
 
 
 TRAININGS = {
