@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import os
 import sys
 from typing import Any
 
@@ -105,6 +106,28 @@ class Estimator:
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"{type(self).__name__}.{who}: this {type(self).__name__} is not fitted yet; "
                                  "call fit() first, or rnnkit.load() a saved model")
+
+    # -- the model file a fit writes --------------------------------------------------------
+    def _checked_out(self, who: str) -> str | None:
+        """``self.out`` as a str path, checked before any training: its directory must exist and
+        it must not be a directory itself; ``resume`` needs it (the checkpoint is ``<out>.ckpt``)."""
+        out, resume = getattr(self, "out", None), getattr(self, "resume", False)
+        if out is None:
+            if resume:
+                raise ValueError(f"{who}: resume=True continues the checkpoint <out>.ckpt, but out is None; "
+                                 "give out, the model file path of the run to continue")
+            return None
+        try:
+            path = os.fspath(out)
+        except TypeError:
+            raise ValueError(f"{who}: out must be None or a file path, got {type(out).__name__}") from None
+        if os.path.isdir(path):
+            raise ValueError(f"{who}: out {path!r} is a directory; expected the model file to write, "
+                             f"such as {os.path.join(path, 'model.safetensors')!r}")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise ValueError(f"{who}: out {path!r}: the directory {parent!r} does not exist; create it first")
+        return path
 
     # -- messages ----------------------------------------------------------------------------
     @contextlib.contextmanager

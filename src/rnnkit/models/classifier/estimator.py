@@ -13,7 +13,7 @@ from ...estimator import LOGGER, Estimator
 from ...io import ModelFileError, save_model_file
 from ...metrics.classification import accuracy, confusion_matrix, macro_f1
 from .files import describe_data, read_labelled_data, remember_format, write_progress, write_reports
-from .inputs import (Augmenter, as_labels, as_sequences, check_hyperparameters, check_out, class_array,
+from .inputs import (Augmenter, as_labels, as_sequences, check_hyperparameters, class_array,
                      class_weights, derived_channels, fingerprint, first_difference, frames, pad, parse_augment,
                      scaled_channels, token_ids, validation_data)
 from .network import ClassifierNetwork, load_params
@@ -130,7 +130,7 @@ class SequenceClassifier(Estimator):
         """
         who = "SequenceClassifier.fit"
         check_hyperparameters(self.get_params())
-        out = check_out(who, self.out, self.resume)
+        out = self._checked_out(who)
         kind, seqs = as_sequences(X, lengths, who, self.lowercase)
         labels, classes = as_labels(y, len(seqs), who)
         if len(classes) < 2:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 
 import numpy as np
 from numpy import ndarray
@@ -128,27 +127,6 @@ def validation_data(validation, kind: str, seqs: list, index: dict, lowercase: b
     if unknown:
         raise ValueError(f"{who}: label {unknown[0]!r} is not a class of y ({list(index)})")
     return val_seqs, np.array([index[c] for c in val_labels], dtype=np.int64)
-
-
-def check_out(who: str, out, resume: bool) -> str | None:
-    """``out`` as a str path, checked before any training: its directory must exist and it must
-    not be a directory itself; ``resume`` needs it (the checkpoint is ``<out>.ckpt``)."""
-    if out is None:
-        if resume:
-            raise ValueError(f"{who}: resume=True continues the checkpoint <out>.ckpt, but out is None; "
-                             "give out, the model file path of the run to continue")
-        return None
-    try:
-        path = os.fspath(out)
-    except TypeError:
-        raise ValueError(f"{who}: out must be None or a file path, got {type(out).__name__}") from None
-    if os.path.isdir(path):
-        raise ValueError(f"{who}: out {path!r} is a directory; expected the model file to write, "
-                         f"such as {os.path.join(path, 'model.safetensors')!r}")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise ValueError(f"{who}: out {path!r}: the directory {parent!r} does not exist; create it first")
-    return path
 
 
 def fingerprint(seqs: list, target: ndarray) -> str:
@@ -321,5 +299,5 @@ class Augmenter:
 
 
 __all__ = ["Augmenter", "KINDS", "NORMALIZE", "as_labels", "as_sequences", "as_validation", "check_hyperparameters",
-           "check_out", "class_array", "class_weights", "derived_channels", "fingerprint", "first_difference",
+           "class_array", "class_weights", "derived_channels", "fingerprint", "first_difference",
            "frames", "pad", "parse_augment", "scaled_channels", "series_scaled", "token_ids", "validation_data"]

@@ -12,7 +12,7 @@ from ...estimator import LOGGER, Estimator
 from ...io import ModelFileError, save_model_file
 from ...metrics.regression import mae, rmse
 from ...train import TrainConfig, Trainer
-from .inputs import (STRATEGIES, Scaler, as_series_list, check_hyperparameters, check_out, choose_lookback, is_many,
+from .inputs import (STRATEGIES, Scaler, as_series_list, check_hyperparameters, choose_lookback, is_many,
                      pooled_naive_scale, windows)
 from .network import ForecastEnsemble
 from .task import ForecastTask
@@ -117,7 +117,7 @@ class Forecaster(Estimator):
             raise ValueError(f"{who}: y must be None: a forecaster's targets are each series' own next values "
                              "(give validation series as validation=...)")
         check_hyperparameters(self.get_params())
-        out = check_out(who, self.out, self.resume)
+        out = self._checked_out(who)
         series, univariate = as_series_list(who, series)
         D = series[0].shape[1]
         K = self.horizon if self.strategy == "direct" else 1

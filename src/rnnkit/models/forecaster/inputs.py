@@ -2,7 +2,6 @@
 and the window length chosen from the data."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,27 +35,6 @@ def check_hyperparameters(p: dict) -> None:
     if not 0.0 < p["val_fraction"] < 0.5:
         raise ValueError(f"Forecaster: val_fraction must lie in (0, 0.5), got {p['val_fraction']!r}")
     TrainConfig(lr=p["lr"], lr_decay=p["lr_decay"], max_minutes=p["max_minutes"])  # the trainer's checks
-
-
-def check_out(who: str, out, resume: bool) -> str | None:
-    """``out`` as a str path, checked before any training: its directory must exist and it must
-    not be a directory itself; ``resume`` needs it (the checkpoint is ``<out>.ckpt``)."""
-    if out is None:
-        if resume:
-            raise ValueError(f"{who}: resume=True continues the checkpoint <out>.ckpt, but out is None; "
-                             "give out, the model file path of the run to continue")
-        return None
-    try:
-        path = os.fspath(out)
-    except TypeError:
-        raise ValueError(f"{who}: out must be None or a file path, got {type(out).__name__}") from None
-    if os.path.isdir(path):
-        raise ValueError(f"{who}: out {path!r} is a directory; expected the model file to write, "
-                         f"such as {os.path.join(path, 'model.safetensors')!r}")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise ValueError(f"{who}: out {path!r}: the directory {parent!r} does not exist; create it first")
-    return path
 
 
 @dataclass
@@ -194,5 +172,5 @@ def as_series_list(who: str, series, channels: int | None = None) -> tuple[list[
     return out, ndims == {1}
 
 
-__all__ = ["SCALINGS", "STRATEGIES", "Scaler", "as_series_list", "check_hyperparameters", "check_out",
+__all__ = ["SCALINGS", "STRATEGIES", "Scaler", "as_series_list", "check_hyperparameters",
            "choose_lookback", "is_many", "pooled_naive_scale", "windows"]

@@ -116,7 +116,7 @@ class LanguageModel(Estimator):
         """:meth:`fit`, calling ``on_evaluate(self, row)`` after each evaluation (the model can
         already sample then: it holds the weights being trained)."""
         config = self._check_params()
-        out = self._check_out()
+        out = self._checked_out("LanguageModel")
         for name, value in (("text", text), ("validation", validation)):
             if not (isinstance(value, str) or (name == "validation" and value is None)):
                 raise ValueError(f"LanguageModel.fit: expected {name} as a str, got {type(value).__name__}")
@@ -189,21 +189,6 @@ class LanguageModel(Estimator):
         return TrainConfig(lr=self.lr, clip=self.clip, eval_every=self.eval_every, patience=self.patience,
                            max_steps=self.max_steps, max_minutes=self.max_minutes, seed=int(self.seed),
                            progress=bool(self.verbose))
-
-    def _check_out(self) -> str | None:
-        """``out`` as a path, refused before any training when it cannot be written."""
-        if self.out is None:
-            return None
-        if not isinstance(self.out, (str, os.PathLike)):
-            raise ValueError(f"LanguageModel: out must be a file path or None, got {self.out!r}")
-        path = os.fspath(self.out)
-        if os.path.isdir(path):
-            raise ValueError(f"LanguageModel: out {path!r} is a directory; give the model file to write "
-                             f"(e.g. {os.path.join(path, 'model.safetensors')!r})")
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise ValueError(f"LanguageModel: out {path!r}: its directory {directory!r} does not exist")
-        return path
 
     # -- using the model ---------------------------------------------------------------------
     def sample(self, length: int = 500, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
