@@ -3,10 +3,19 @@ import numpy as np
 import pytest
 
 from rnnkit import gradcheck, interop
-from rnnkit.layers.char_encoder import CharEncoder, encode_words, length_groups
+from rnnkit.layers.char_encoder import CharEncoder, encode_words
+from rnnkit.layers.fused import FusedCache
+from rnnkit.layers.recurrent import RecurrentCache
 
 WORDS = ["a", "cat", "sat", "on", "mats", "antidisestablishment"]
 CHARS = {c: i + 2 for i, c in enumerate(sorted(set("".join(WORDS))))}   # 0 pad, 1 unknown
+
+
+def layer_caches(cache):
+    """Every direction's cache, down the nested caches of the encoder and its network."""
+    if isinstance(cache, (FusedCache, RecurrentCache)):
+        return [cache]
+    return [c for part in cache for c in layer_caches(part)] if isinstance(cache, (tuple, list)) else []
 
 
 def small(cell="lstm", num_layers=1, dtype=np.float64, seed=0):
@@ -32,7 +41,7 @@ def test_gradcheck(cell, num_layers):
     assert max(errors.values()) < 1e-6, errors
 
 
-def test_padded_batch_equals_each_word_alone_and_groups_do_not_matter():
+def test_padded_batch_equals_each_word_alone():
     enc = small()
     ids, lengths = encode_words(WORDS, CHARS)
     y, _ = enc.forward(ids, lengths)
@@ -44,15 +53,22 @@ def test_padded_batch_equals_each_word_alone_and_groups_do_not_matter():
     assert not np.allclose(prefix[0, :4], y[1, :4])
 
 
-def test_length_groups_partition_and_split_outliers():
-    lengths = np.array([3] * 100 + [60, 2, 4])
-    groups = length_groups(lengths)
-    assert sorted(np.concatenate(groups).tolist()) == list(range(103))
-    assert [lengths[g].max() for g in groups] == [3, 60]      # the 100 short words do not run 60 steps
-    assert 100 in groups[-1] and len(groups[-1]) <= 3
-    # cost = max length * (words + overhead): one group of [3, 3, 4] beats two
-    assert len(length_groups(np.array([3, 3, 4]))) == 1
-    assert len(length_groups(np.array([3, 3, 4]), overhead=0)) == 2
+def test_an_outlier_word_does_not_make_the_short_ones_run_its_length():
+    """One ragged batch (the length groups it replaces did this by splitting): at each step the
+    fast path runs the product and kernel on the words still running only, so 100 three-letter
+    words and one of 60 letters cost 366 word-steps, not 103 * 60."""
+    from rnnkit.layers import fused
+    enc = small()
+    words = ["cat"] * 100 + ["t" * 60, "on", "mats"]
+    ids, lengths = encode_words(words, CHARS, max_length=60)
+    y, cache = enc.forward(ids, lengths)
+    for layer_cache in layer_caches(cache):
+        spans = fused.running(layer_cache.rows, ids.shape[1])
+        work = [sum(end - lo for lo, end, _ in blocks) for blocks in spans]
+        assert work[:5] == [103, 103, 102, 2, 1] and sum(work) == lengths.sum() == 366
+    for k in (0, 100, 102):
+        alone, _ = enc.forward(*encode_words([words[k]], CHARS, max_length=60))
+        np.testing.assert_allclose(y[k], alone[0], atol=1e-12)
 
 
 def test_encode_words_clips_long_words_and_maps_unknown_characters():
@@ -104,21 +120,32 @@ def test_matches_torch_packed_bidirectional_final_states(cell):
         np.testing.assert_allclose(torch_grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_unmasked_birnn_equals_the_masked_network(cell):
-    import rnnkit
-    from rnnkit.layers.char_encoder import birnn_backward, birnn_forward
-    net = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU}[cell](3, 4, 2, bidirectional=True, dtype=np.float64, seed=0)
-    rng = np.random.default_rng(0)
-    x, lengths = rng.standard_normal((3, 5, 3)), np.array([5, 2, 4])
-    x[1, 2:] = 7.0                                   # padding that must not leak into valid steps
-    dy = rng.standard_normal((3, 5, 8))
-    y_ref, _, cache_ref = net.forward(x, lengths=lengths)
-    dx_ref, _, g_ref = net.backward(dy, None, cache_ref)
-    y, cache = birnn_forward(net, x, lengths)
-    dx, g = birnn_backward(net, dy, cache)
-    np.testing.assert_allclose(y, y_ref, atol=1e-12)
-    mask = (np.arange(5)[None, :] < lengths[:, None])[..., None]
-    np.testing.assert_allclose(dx * mask, dx_ref * mask, atol=1e-12)
-    for k in g_ref:
-        np.testing.assert_allclose(g[k], g_ref[k], atol=1e-12, err_msg=k)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_words_take_the_fast_path_and_equal_the_general_loop(cell, monkeypatch):
+    """Each length group is one ragged batch on the network's fast path (asserted), with the
+    numbers of the masked per-step loop: outputs and every gradient."""
+    from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+    enc = small(cell, num_layers=2)
+    ids, lengths = encode_words(WORDS, CHARS)
+    R = np.random.default_rng(4).standard_normal((len(WORDS), 8))
+    y, cache = enc.forward(ids, lengths)
+    _, grads = enc.backward(R, cache)
+    found = layer_caches(cache)
+    assert len(found) == 4 and all(isinstance(c, FusedCache) for c in found)
+    with monkeypatch.context() as patch:
+        for cls in (RNNCell, GRUCell, LSTMCell):
+            patch.setattr(cls, "fast_kernel", property(lambda self: None))
+        y_ref, cache_ref = enc.forward(ids, lengths)
+        assert not any(isinstance(c, FusedCache) for c in layer_caches(cache_ref))
+        _, grads_ref = enc.backward(R, cache_ref)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-13)
+    for k in grads_ref:
+        np.testing.assert_allclose(grads[k], grads_ref[k], rtol=1e-11, atol=1e-13, err_msg=k)
+
+
+def test_no_words():
+    enc = small()
+    y, cache = enc.forward(np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+    assert y.shape == (0, 8)
+    _, grads = enc.backward(np.zeros((0, 8)), cache)
+    assert set(grads) == set(enc.params) and all(not g.any() for g in grads.values())

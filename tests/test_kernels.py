@@ -1,5 +1,6 @@
 """The fused step kernels: the Numba build against the NumPy reference, and the fast path of
 ``Recurrent`` against its general per-step loop."""
+import contextlib
 import importlib
 import os
 import subprocess
@@ -170,12 +171,43 @@ def test_panels_only_where_they_apply(monkeypatch):
     assert loops.panels(np.ones((4, 32), np.float32), 2).size == 0   # fma would be a library call
 
 
+@contextlib.contextmanager
+def general_loop():
+    """Inside, the built-in cells declare no compiled kernel: ``Recurrent`` runs its general
+    per-step loop over ``cell.step`` (the definition the fast path is held to)."""
+    from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+    with pytest.MonkeyPatch.context() as patch:
+        for cls in (RNNCell, GRUCell, LSTMCell):
+            patch.setattr(cls, "fast_kernel", property(lambda self: None))
+        yield
+
+
+def recurrent_caches(cache):
+    """Every ``Recurrent`` layer's cache inside a network's cache."""
+    from rnnkit.layers.fused import FusedCache
+    from rnnkit.layers.recurrent import RecurrentCache
+    if isinstance(cache, (FusedCache, RecurrentCache)):
+        yield cache
+    elif isinstance(cache, (tuple, list)):
+        for part in cache:
+            yield from recurrent_caches(part)
+
+
+def on_fast_path(net, x, lengths=None):
+    from rnnkit.layers.fused import FusedCache
+    caches = list(recurrent_caches(net.forward(x, lengths=lengths)[2]))
+    return bool(caches) and all(isinstance(c, FusedCache) for c in caches)
+
+
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_fused_path_equals_general_loop(name):
-    """Full lengths send the same batch through the general masked loop: same numbers."""
+    """Full lengths: the fast path against the general loop on the same batch: same numbers."""
     net, x, state0 = network_and_inputs(name, np.float64, bidirectional=True)
+    assert on_fast_path(net, x)
     fast = run_network(net, x, state0)
-    general = run_network(net, x, state0, lengths=np.full(B, x.shape[1]))
+    with general_loop():
+        assert not on_fast_path(net, x)
+        general = run_network(net, x, state0)
     for k, v in fast.items():
         np.testing.assert_allclose(v, general[k], rtol=1e-12, atol=1e-13, err_msg=k)
 
@@ -230,7 +262,8 @@ def test_batch_split_over_threads_equals_general_loop(name, monkeypatch):
     x = rng.standard_normal((4 * parallel.MIN_ROWS, 5, 4))
     state0 = tuple(rng.standard_normal(s.shape) for s in net.zero_state(x.shape[0]))
     fast = run_network(net, x, state0)
-    general = run_network(net, x, state0, lengths=np.full(x.shape[0], x.shape[1]))
+    with general_loop():
+        general = run_network(net, x, state0)
     for k, v in fast.items():
         np.testing.assert_allclose(v, general[k], rtol=1e-12, atol=1e-13, err_msg=k)
 
@@ -521,3 +554,132 @@ def test_fused_module_names_no_concrete_cell():
     from rnnkit.layers import fused
     source = inspect.getsource(fused)
     assert not [name for name in ("RNNCell", "LSTMCell", "GRUCell") if name in source]
+
+
+# -- ragged batches (lengths) on the fast path ---------------------------------------------------
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+def ragged_case(name, dtype, bidirectional, batch=19, steps=7):
+    """A 2-layer network and a batch of ``batch`` rows (with 3 blocks: 6, 6 and 7 rows, so blocks
+    end in tails of the packed product) whose lengths run from 1 to T, padding full of junk."""
+    cls, options = NETWORKS[name]
+    net = cls(4, H, num_layers=2, bidirectional=bidirectional, seed=0, dtype=dtype, **options)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((batch, steps, 4)).astype(dtype)
+    lengths = rng.integers(1, steps + 1, batch)
+    lengths[:3] = [steps, 1, steps]
+    for b, L in enumerate(lengths):
+        x[b, L:] = 50.0
+    state0 = tuple(rng.standard_normal(s.shape).astype(dtype) for s in net.zero_state(batch))
+    return net, x, lengths, state0
+
+
+def assert_same_network(fast, general, dtype, terms):
+    """float64: to rounding. float32: both paths round every product and sum in their own order
+    (blocked threads, packed or BLAS products, and in the numba kernels a tanh within 3e-7), so
+    the difference grows like a random walk over the terms summed: the bound is a few eps32 times
+    sqrt(terms) times the magnitude, not the fixed 1e-6 that an AVX-512 BLAS's order breaks."""
+    for k, v in general.items():
+        scale = max(np.abs(v).max(), 1.0)
+        tol = 1e-12 if dtype == np.float64 else 16 * EPS32 * np.sqrt(terms)   # seen: 0.42 of it
+        np.testing.assert_allclose(fast[k] / scale, v / scale, rtol=0, atol=tol, err_msg=k)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_ragged_batch_on_fast_path_equals_general_loop(name, bidirectional, dtype, backend, monkeypatch):
+    """Outputs, final states, dx, the initial state's gradient and every weight gradient of a
+    ragged batch: the fast path (rows sorted into 3 blocks) against the masked per-step loop."""
+    from rnnkit.kernels import parallel
+    if backend == "numba":
+        compiled_or_skip()
+    monkeypatch.setitem(parallel._state, "blocks", 3)
+    net, x, lengths, state0 = ragged_case(name, dtype, bidirectional)
+    previous = kernels.set_backend(backend)
+    try:
+        assert on_fast_path(net, x, lengths)
+        fast = run_network(net, x, state0, lengths)
+        with general_loop():
+            general = run_network(net, x, state0, lengths)
+    finally:
+        kernels.set_backend(previous)
+    assert all(np.all(fast["y"][b, L:] == 0) for b, L in enumerate(lengths)), "outputs at padding are zero"
+    assert all(np.all(fast["dx"][b, L:] == 0) for b, L in enumerate(lengths)), "padding gets no gradient"
+    assert_same_network(fast, general, dtype, terms=x.shape[0] * x.shape[1])
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_ragged_backward_on_the_other_backend(name, monkeypatch):
+    """A cache from the compiled loops (3 sorted blocks) read back by the Python loops, and one
+    from the Python loops (one block) by the compiled: the blocks travel with the cache."""
+    compiled_or_skip()
+    from rnnkit.kernels import parallel
+    monkeypatch.setitem(parallel._state, "blocks", 3)
+    net, x, lengths, state0 = ragged_case(name, np.float64, True)
+    with general_loop():
+        general = run_network(net, x, state0, lengths)
+    for first, second in (("numba", "numpy"), ("numpy", "numba")):
+        previous = kernels.set_backend(first)
+        try:
+            y, state, cache = net.forward(x, state0, lengths)
+            kernels.set_backend(second)
+            rng = np.random.default_rng(5)
+            dy = rng.standard_normal(y.shape)
+            dstate = tuple(rng.standard_normal(s.shape) for s in state)
+            dx, _, grads = net.backward(dy, dstate, cache)
+        finally:
+            kernels.set_backend(previous)
+        np.testing.assert_allclose(dx, general["dx"], rtol=1e-12, atol=1e-13)
+        for k in grads:
+            np.testing.assert_allclose(grads[k], general[k], rtol=1e-12, atol=1e-13, err_msg=k)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_ragged_fast_path_finite_differences(name, backend, monkeypatch):
+    """float64 gradients of a ragged batch in two blocks, on the fast path, by finite differences
+    (every parameter, the input and the initial state; a non-zero final-state gradient)."""
+    from rnnkit.gradcheck import gradcheck
+    from rnnkit.kernels import parallel
+    if backend == "numba":
+        compiled_or_skip()
+    monkeypatch.setitem(parallel._state, "blocks", 2)
+    net, x, lengths, state0 = ragged_case(name, np.float64, True, batch=9, steps=5)
+    rng = np.random.default_rng(3)
+    previous = kernels.set_backend(backend)
+    try:
+        assert on_fast_path(net, x, lengths)
+        y, state, cache = net.forward(x, state0, lengths)
+        gy, gs = rng.standard_normal(y.shape), tuple(rng.standard_normal(s.shape) for s in state)
+
+        def loss():
+            y, s, _ = net.forward(x, state0, lengths)
+            return (y * gy).sum() + sum((a * b).sum() for a, b in zip(s, gs))
+        dx, dstate0, grads = net.backward(gy, gs, cache)
+        arrays = {**net.params, "x": x, **{f"state{i}": s for i, s in enumerate(state0)}}
+        analytic = {**grads, "x": dx, **{f"state{i}": s for i, s in enumerate(dstate0)}}
+        errors = gradcheck(loss, arrays, analytic, max_entries=30)
+    finally:
+        kernels.set_backend(previous)
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_rows_are_sorted_within_balanced_blocks():
+    from rnnkit.layers.fused import arrange_rows
+    lengths = np.array([3, 9, 1, 9, 4, 7, 2, 8, 5, 6, 9])
+    edges = np.array([0, 3, 7, 11])                      # blocks of 3, 4 and 4 rows
+    rows = arrange_rows(lengths, 11, 9, edges)
+    assert sorted(rows.order.tolist()) == list(range(11))
+    np.testing.assert_array_equal(rows.steps, lengths[rows.order])
+    np.testing.assert_array_equal(rows.order[rows.inverse], np.arange(11))
+    blocks = [rows.steps[lo:hi] for lo, hi in zip(edges[:-1], edges[1:])]
+    assert all((np.diff(b) <= 0).all() for b in blocks), blocks
+    # dealt round-robin: each block has one of the three longest, and about the same total
+    assert [b[0] for b in blocks] == [9, 9, 9]
+    assert max(b.sum() for b in blocks) - min(b.sum() for b in blocks) <= 9
+    full = arrange_rows(np.full(11, 9), 11, 9, edges)
+    assert full.order is None and (full.steps == 9).all()   # full length: the caller's order

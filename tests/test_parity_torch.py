@@ -6,6 +6,8 @@ import pytest
 
 import rnnkit
 from rnnkit import interop
+from rnnkit.layers.fused import FusedCache
+from rnnkit.layers.recurrent import RecurrentCache
 
 torch = pytest.importorskip("torch")
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
@@ -19,6 +21,15 @@ KINDS = {
     "lstm": (rnnkit.LSTM, torch.nn.LSTM, {}),
 }
 TOLERANCE = {np.float64: 1e-6, np.float32: 1e-4}
+
+
+def layer_caches(cache):
+    """The cache of every direction of every layer in a network's cache."""
+    if isinstance(cache, (FusedCache, RecurrentCache)):
+        return [cache]
+    if isinstance(cache, (tuple, list)):
+        return [c for part in cache for c in layer_caches(part)]
+    return []
 
 
 def assert_close(ours, theirs, dtype, what):
@@ -68,6 +79,8 @@ def test_matches_torch(kind, num_layers, bidirectional, with_state, ragged, dtyp
     n = num_layers * (2 if bidirectional else 1)
     state0 = tuple(rng.normal(size=(n, B, H)).astype(dtype) for _ in ours.state_names) if with_state else None
     y, final, cache = ours.forward(x, state0, lengths)
+    caches = layer_caches(cache)
+    assert len(caches) == n and all(isinstance(c, FusedCache) for c in caches), "the fast path, ragged too"
     gy = rng.normal(size=y.shape).astype(dtype)
     gstate = tuple(rng.normal(size=s.shape).astype(dtype) for s in final)
     dx, dstate0, grads = ours.backward(gy, gstate, cache)

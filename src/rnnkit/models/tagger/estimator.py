@@ -13,7 +13,7 @@ from ...cells import cell_type
 from ...data.conll import read_tagged_file, write_tagged_text
 from ...data.vocab import Vocabulary
 from ...io import ModelFileError, save_model_file
-from ...layers.char_encoder import CharEncoder, birnn_backward, birnn_forward
+from ...layers.char_encoder import CharEncoder
 from ...layers.dense import Dense
 from ...layers.dropout import Dropout
 from ...layers.embedding import Embedding, accumulate_rows
@@ -175,8 +175,7 @@ class SequenceTagger:
             x = np.concatenate([x, c], axis=-1)
             char_cache = enc_cache
         x, in_cache = self.dropout.forward(x, training=training, rng=rng)
-        # = self.rnn.forward(x, lengths=...) at real tokens, run on the fused full-length path
-        h, rnn_cache = birnn_forward(self.rnn, x, batch.lengths, training=training, rng=rng)
+        h, _, rnn_cache = self.rnn.forward(x, None, batch.lengths, training=training, rng=rng)
         h, out_cache = self.dropout.forward(h, training=training, rng=rng)
         logits, head_cache = self.head.forward(h)
         return logits, (word_cache, char_cache, in_cache, rnn_cache, out_cache, head_cache)
@@ -186,7 +185,7 @@ class SequenceTagger:
         word_cache, char_cache, in_cache, rnn_cache, out_cache, head_cache = cache
         dh, head_grads = self.head.backward(dlogits, head_cache)
         dh = self.dropout.backward(dh, out_cache)
-        dx, rnn_grads = birnn_backward(self.rnn, dh, rnn_cache)
+        dx, _, rnn_grads = self.rnn.backward(dh, None, rnn_cache)
         dx = self.dropout.backward(dx, in_cache)
         D = self.config.word_dim
         _, word_grads = self.word_embedding.backward(np.ascontiguousarray(dx[..., :D]), word_cache)
