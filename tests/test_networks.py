@@ -246,3 +246,37 @@ def test_bad_constructor_arguments():
         rnnkit.LSTM(D, H, bidirectional=True, merge="max")
     with pytest.raises(TypeError, match="dtype"):
         rnnkit.LSTM(D, H, dtype=np.int32)
+
+
+def unnamed_tuples(cache, where="cache"):
+    """Paths of the positional tuples inside a cache (a shape, all ints, is not a cache)."""
+    if isinstance(cache, tuple):
+        if all(isinstance(v, (int, np.integer)) for v in cache):
+            return []
+        if not hasattr(cache, "_fields"):
+            return [where]
+        return [p for name, v in zip(cache._fields, cache) for p in unnamed_tuples(v, f"{where}.{name}")]
+    if isinstance(cache, list):
+        return [p for i, v in enumerate(cache) for p in unnamed_tuples(v, f"{where}[{i}]")]
+    return []
+
+
+@pytest.mark.parametrize("name,cls,options", VARIANTS, ids=IDS)
+@pytest.mark.parametrize("merge", ["concat", "product"])
+def test_caches_are_named_all_the_way_down(name, cls, options, merge, rng):
+    """Every cache a layer or a cell returns is a NamedTuple, read by field name: a positional
+    tuple would let a reordered field go unnoticed."""
+    net = make(cls, options, num_layers=2, bidirectional=True, merge=merge)
+    x = rng.normal(size=(B, T, D))
+    for lengths in (None, LENGTHS):
+        _, _, cache = net.forward(x, lengths=lengths)
+        assert unnamed_tuples(cache) == []
+        layer = cache.layers[1].layer
+        assert (layer.yf is not None) == (merge == "product")
+        assert cache.layers[1].dropout is None and cache.layers[0].dropout is None   # p = 0
+    cell = net.layers[0].fwd.cell
+    new, step = cell.step(cell.project_inputs(x[:, 0]), cell.zero_state(B))
+    assert step.h is not None and unnamed_tuples(step) == []
+    if name.startswith("lstm"):
+        assert step._fields == ("h", "c", "i", "f", "g", "o", "c_new", "tanh_c")
+        np.testing.assert_array_equal(step.c_new, new[1])

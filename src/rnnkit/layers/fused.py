@@ -52,10 +52,22 @@ class RowOrder(NamedTuple):
     edges: ndarray             # (n + 1,) bounds of the blocks of rows (parallel.row_edges)
 
 
+class LSTMBuffers(NamedTuple):
+    """The LSTM's step caches for the whole sequence, time-major in buffer row order."""
+    gates: ndarray             # (T, B, 4H) i f g o
+    cs: ndarray                # (T + 1, B, H) c_0, then each step's c'
+    tanh_c: ndarray            # (T, B, H) tanh(c')
+
+
+class GRUBuffers(NamedTuple):
+    gates: ndarray             # (T, B, 3H) r z n
+    hp_n: ndarray              # (T, B, H) h Wh_n + bh_n, which r scaled
+
+
 class FusedCache(NamedTuple):
     x: ndarray                 # (T*B, D) time-major inputs in buffer row order, for dWx
-    hs: ndarray                # (T + 1, B, H): h_0, then each step's h
-    buffers: tuple             # per-cell: gate activations and the rest of the step caches
+    hs: ndarray                # (T + 1, B, H): h_0, then each step's h (all the RNN's backward reads)
+    buffers: LSTMBuffers | GRUBuffers | None   # the rest of the step caches (None: the RNN)
     rows: RowOrder
     reverse_index: ndarray | None
     shape: tuple[int, int]     # (B, T)
@@ -175,7 +187,7 @@ def forward(cell: Cell, x: ndarray, state: State, lengths: ndarray | None,
         hs[t + 1, r] = hs[t, r]
     if kind == "rnn":
         act = ACTIVATION_CODES[cell.nonlinearity]
-        buffers = ()
+        buffers = None
         if compiled:
             parallel.run_loop("rnn_forward", (xp, hs, y, *loop_rows, Wh, compiled.panels(Wh, T), bh, act), rows.edges)
         else:
@@ -189,7 +201,7 @@ def forward(cell: Cell, x: ndarray, state: State, lengths: ndarray | None,
     elif kind == "lstm":
         cs, tanh_c = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, H), dtype)
         cs[0] = state[1]
-        buffers = (xp, cs, tanh_c)
+        buffers = LSTMBuffers(xp, cs, tanh_c)
         if compiled:
             parallel.run_loop("lstm_forward", (xp, hs, cs, tanh_c, y, *loop_rows, Wh, compiled.panels(Wh, T), bh),
                               rows.edges)
@@ -207,7 +219,7 @@ def forward(cell: Cell, x: ndarray, state: State, lengths: ndarray | None,
         final = (hs[T], cs[T])
     else:
         hp_n = workspace.empty((T, B, H), dtype)
-        buffers = (xp, hp_n)
+        buffers = GRUBuffers(xp, hp_n)
         if compiled:
             parallel.run_loop("gru_forward", (xp, hs, hp_n, y, *loop_rows, Wh, compiled.panels(Wh, T), bh), rows.edges)
         else:
@@ -282,7 +294,7 @@ def backward(cell: Cell, dy: ndarray, dstate: State | None, cache: FusedCache) -
                     kernel(dy[t, r], dh_rec[r], hs[t + 1, r], da[t, r], act)
                     np.matmul(da[t, r], WhT, out=dh_rec[r])       # a = ... + h Wh
         else:
-            gates, cs, tanh_c = cache.buffers
+            gates, cs, tanh_c = cache.buffers.gates, cache.buffers.cs, cache.buffers.tanh_c
             dc = d[1]
             if compiled:
                 parallel.run_loop("lstm_backward", (dy, *loop_rows, gates, cs, tanh_c, da, dh_rec, dc, WhT,
@@ -314,7 +326,7 @@ def _gru_backward(cell: Cell, dy: ndarray, dh_rec: ndarray, WhT: ndarray, cache:
     B, T = cache.shape
     H, dtype = cell.hidden_size, cell.dtype
     hs = cache.hs
-    gates, hp_n = cache.buffers
+    gates, hp_n = cache.buffers.gates, cache.buffers.hp_n
     dhp, dxp_n = workspace.empty((T, B, 3 * H), dtype), workspace.empty((T, B, H), dtype)
     carry = np.zeros((B, H), dtype)                       # z * dh: reaches h_prev directly
     if spans is None:
