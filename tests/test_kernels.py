@@ -683,3 +683,39 @@ def test_rows_are_sorted_within_balanced_blocks():
     assert max(b.sum() for b in blocks) - min(b.sum() for b in blocks) <= 9
     full = arrange_rows(np.full(11, 9), 11, 9, edges)
     assert full.order is None and (full.steps == 9).all()   # full length: the caller's order
+
+
+def _computes(node) -> bool:
+    """Whether an expression does arithmetic (indexing, such as ``g[H:2 * H]``, does not count)."""
+    import ast
+    if isinstance(node, ast.Subscript):
+        return _computes(node.value)
+    if isinstance(node, ast.BinOp):
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "multiply", "add", "subtract", "divide"):
+        return True
+    return any(_computes(child) for child in ast.iter_child_nodes(node))
+
+
+@pytest.mark.parametrize("module", ["compiled", "reference"])
+def test_every_backward_line_names_the_equation_it_inverts(module):
+    """STYLE.md: in a backward pass each line says which forward equation it inverts; a kernel's
+    line without one is a line nobody can check by eye."""
+    import ast
+    import inspect
+    if module == "compiled":
+        compiled_or_skip()
+    source = inspect.getsource(importlib.import_module(f"rnnkit.kernels.{module}"))
+    lines = source.splitlines()
+    functions = [f for f in ast.walk(ast.parse(source))
+                 if isinstance(f, ast.FunctionDef) and f.name.endswith("_backward")]
+    assert len(functions) == 3
+    unlabelled = []
+    for function in functions:
+        for node in ast.walk(function):
+            if isinstance(node, ast.AugAssign) or (isinstance(node, (ast.Assign, ast.Expr)) and _computes(node.value)):
+                text = lines[node.lineno - 1:node.end_lineno]
+                if not any("#" in line for line in text):
+                    unlabelled.append(f"{function.name}: {text[0].strip()}")
+    assert not unlabelled, unlabelled

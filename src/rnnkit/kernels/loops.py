@@ -240,7 +240,7 @@ def rnn_backward(dy, rows, steps, hs, da, dh_rec, WhT, P, act, lo, hi):
         if end > lo:
             take_rows(dy, rows, t, dy_t, lo, end)
             compiled.rnn_backward(dy_t[:end - lo], dh_rec[lo:end], hs[t + 1, lo:end], da[t, lo:end], act)
-            product(da[t, lo:end], WhT, P, dh_rec[lo:end])
+            product(da[t, lo:end], WhT, P, dh_rec[lo:end])        # a = ... + h Wh
 
 
 @jit
@@ -249,12 +249,12 @@ def lstm_backward(dy, rows, steps, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, lo
     end = lo
     for t in range(dy.shape[1] - 1, -1, -1):
         end = running_from(steps, t, end, hi)
-        da[t, end:hi] = 0
+        da[t, end:hi] = 0                          # finished rows: the state passed through
         if end > lo:
             take_rows(dy, rows, t, dy_t, lo, end)
             compiled.lstm_backward(dy_t[:end - lo], dh_rec[lo:end], dc[lo:end], gates[t, lo:end], cs[t, lo:end],
                                    tanh_c[t, lo:end], da[t, lo:end])
-            product(da[t, lo:end], WhT, P, dh_rec[lo:end])
+            product(da[t, lo:end], WhT, P, dh_rec[lo:end])        # a = ... + h Wh
 
 
 @jit
@@ -263,13 +263,13 @@ def gru_backward(dy, rows, steps, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, Wh
     end = lo
     for t in range(dy.shape[1] - 1, -1, -1):
         end = running_from(steps, t, end, hi)
-        dhp[t, end:hi] = 0
+        dhp[t, end:hi] = 0                         # finished rows: the state passed through
         dxp_n[t, end:hi] = 0
         if end > lo:
             take_rows(dy, rows, t, dy_t, lo, end)
             compiled.gru_backward(dy_t[:end - lo], dh_rec[lo:end], carry[lo:end], gates[t, lo:end], hs[t, lo:end],
                                   hp_n[t, lo:end], dhp[t, lo:end], dxp_n[t, lo:end])
-            product(dhp[t, lo:end], WhT, P, dh_rec[lo:end])
+            product(dhp[t, lo:end], WhT, P, dh_rec[lo:end])       # hp = h Wh + bh
 
 
 # -- the same, for every block of rows at once ---------------------------------------------------
