@@ -150,15 +150,15 @@ def test_dropout_between_layers_is_deterministic_and_checked(rng):
     net = rnnkit.LSTM(D, H, num_layers=3, dropout=0.5, seed=0, dtype=np.float64)
     x = rng.normal(size=(B, T, D))
     y_eval, _, _ = net.forward(x, training=False)
-    y_a, _, _ = net.forward(x, rng=np.random.default_rng(7))
-    y_b, _, cache = net.forward(x, rng=np.random.default_rng(7))
+    y_a, _, _ = net.forward(x, training=True, rng=np.random.default_rng(7))
+    y_b, _, cache = net.forward(x, training=True, rng=np.random.default_rng(7))
     np.testing.assert_array_equal(y_a, y_b)
     assert not np.allclose(y_a, y_eval)
     # the gradient with a fixed dropout mask is exact
     gy = rng.normal(size=y_a.shape)
 
     def loss():
-        return (net.forward(x, rng=np.random.default_rng(7))[0] * gy).sum()
+        return (net.forward(x, training=True, rng=np.random.default_rng(7))[0] * gy).sum()
 
     dx, _, grads = net.backward(gy, None, cache)
     errors = gradcheck(loss, {**net.params, "x": x}, {**grads, "x": dx})
@@ -280,3 +280,14 @@ def test_caches_are_named_all_the_way_down(name, cls, options, merge, rng):
     if name.startswith("lstm"):
         assert step._fields == ("h", "c", "i", "f", "g", "o", "c_new", "tanh_c")
         np.testing.assert_array_equal(step.c_new, new[1])
+
+
+def test_networks_run_inference_by_default(rng):
+    """forward() without training=True is inference, as in PyTorch after eval(): dropout between
+    layers is off, so the same input gives the same output whatever rng is given."""
+    net = rnnkit.GRU(D, H, num_layers=3, dropout=0.5, seed=0, dtype=np.float64)
+    x = rng.normal(size=(B, T, D))
+    y_default, _, _ = net.forward(x, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(y_default, net.forward(x, rng=np.random.default_rng(2))[0])
+    np.testing.assert_array_equal(y_default, net.forward(x, training=False)[0])
+    assert not np.allclose(y_default, net.forward(x, training=True, rng=np.random.default_rng(1))[0])

@@ -158,3 +158,32 @@ def test_packed_products_match_torch(kind, monkeypatch):
     converted = interop.to_torch(ours, grads)
     for name, g in tgrads.items():
         assert_close(converted[name], g, np.float32, name)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_to_torch_tensors_load_into_a_torch_module(kind):
+    """tensors=True gives what load_state_dict takes: the torch module then computes our outputs."""
+    ours_cls, torch_cls, options = KINDS[kind]
+    ours = ours_cls(D, H, 2, True, dtype=np.float64, seed=4, **options)
+    theirs = torch_cls(D, H, num_layers=2, bidirectional=True, batch_first=True, **options).double()
+    state = interop.to_torch(ours, tensors=True)
+    assert all(isinstance(v, torch.Tensor) and v.dtype == torch.float64 for v in state.values())
+    theirs.load_state_dict(state)
+    x = np.random.default_rng(0).normal(size=(B, T, D))
+    y, _, _ = ours.forward(x)
+    np.testing.assert_allclose(theirs(torch.tensor(x))[0].detach().numpy(), y, rtol=1e-12, atol=1e-12)
+    assert isinstance(interop.to_torch(ours)["weight_ih_l0"], np.ndarray)    # the default: arrays
+
+
+def test_to_torch_tensors_without_torch_says_so(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch":
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    with pytest.raises(ImportError, match=r"tensors=True\) needs PyTorch"):
+        interop.to_torch(rnnkit.GRU(D, H), tensors=True)
+    assert set(interop.to_torch(rnnkit.GRU(D, H))) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}

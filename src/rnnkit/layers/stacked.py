@@ -46,8 +46,9 @@ class Stacked:
             self.params.update(prefixed(f"layers.{l}", layer.params))
 
     def forward(self, x: ndarray, state: State | None = None, lengths: ndarray | None = None,
-                training: bool = True, rng: np.random.Generator | None = None):
-        """x: (B, T, D) -> y: (B, T, num_directions * H), final state, cache."""
+                training: bool = False, rng: np.random.Generator | None = None):
+        """x: (B, T, D) -> y: (B, T, num_directions * H), final state, cache. ``training=True``
+        drops units between layers (the default is inference)."""
         rng = self._rng if rng is None else rng
         n = self.num_directions
         finals, caches = [], []
