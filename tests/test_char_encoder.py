@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from rnnkit import gradcheck, interop
-from rnnkit.layers.char_encoder import CharEncoder, encode_words
+from rnnkit.layers.char_encoder import CharEncoder, encode_words, length_groups
 from rnnkit.layers.fused import FusedCache
 from rnnkit.layers.recurrent import RecurrentCache
 
@@ -41,7 +41,7 @@ def test_gradcheck(cell, num_layers):
     assert max(errors.values()) < 1e-6, errors
 
 
-def test_padded_batch_equals_each_word_alone():
+def test_padded_batch_equals_each_word_alone_and_groups_do_not_matter():
     enc = small()
     ids, lengths = encode_words(WORDS, CHARS)
     y, _ = enc.forward(ids, lengths)
@@ -53,19 +53,31 @@ def test_padded_batch_equals_each_word_alone():
     assert not np.allclose(prefix[0, :4], y[1, :4])
 
 
-def test_an_outlier_word_does_not_make_the_short_ones_run_its_length():
-    """One ragged batch (the length groups it replaces did this by splitting): at each step the
-    fast path runs the product and kernel on the words still running only, so 100 three-letter
-    words and one of 60 letters cost 366 word-steps, not 103 * 60."""
+def test_length_groups_partition_and_split_outliers():
+    lengths = np.array([3] * 100 + [60, 2, 4])
+    groups = length_groups(lengths)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(103))
+    assert [lengths[g].max() for g in groups] == [3, 60]      # the 100 short words do not run 60 steps
+    assert 100 in groups[-1] and len(groups[-1]) <= 3
+    # cost = max length * (words + overhead): one group of [3, 3, 4] beats two
+    assert len(length_groups(np.array([3, 3, 4]))) == 1
+    assert len(length_groups(np.array([3, 3, 4]), overhead=0)) == 2
+
+
+@pytest.mark.parametrize("overhead", [32, 1e9], ids=["groups", "one-batch"])
+def test_an_outlier_word_does_not_make_the_short_ones_run_its_length(overhead):
+    """Within a group (one ragged batch) the fast path runs each step's product and kernel on the
+    words still running only, so 100 three-letter words and one of 60 letters cost 366
+    word-steps per direction, not 103 * 60, in any grouping."""
     from rnnkit.layers import fused
     enc = small()
+    enc.group_overhead = overhead
     words = ["cat"] * 100 + ["t" * 60, "on", "mats"]
     ids, lengths = encode_words(words, CHARS, max_length=60)
     y, cache = enc.forward(ids, lengths)
-    for layer_cache in layer_caches(cache):
-        spans = fused.running(layer_cache.rows, ids.shape[1])
-        work = [sum(end - lo for lo, end, _ in blocks) for blocks in spans]
-        assert work[:5] == [103, 103, 102, 2, 1] and sum(work) == lengths.sum() == 366
+    work = [sum(end - lo for lo, end, _ in blocks) for c in layer_caches(cache)
+            for blocks in fused.running(c.rows, c.shape[1])]
+    assert sum(work) == 2 * lengths.sum() == 2 * 366                 # both directions
     for k in (0, 100, 102):
         alone, _ = enc.forward(*encode_words([words[k]], CHARS, max_length=60))
         np.testing.assert_allclose(y[k], alone[0], atol=1e-12)
@@ -131,7 +143,7 @@ def test_words_take_the_fast_path_and_equal_the_general_loop(cell, monkeypatch):
     y, cache = enc.forward(ids, lengths)
     _, grads = enc.backward(R, cache)
     found = layer_caches(cache)
-    assert len(found) == 4 and all(isinstance(c, FusedCache) for c in found)
+    assert len(found) == 4 * len(cache.groups) and all(isinstance(c, FusedCache) for c in found)
     with monkeypatch.context() as patch:
         for cls in (RNNCell, GRUCell, LSTMCell):
             patch.setattr(cls, "fast_kernel", property(lambda self: None))
