@@ -4,9 +4,18 @@ import pytest
 
 from rnnkit import gradcheck, interop
 from rnnkit.layers.char_encoder import CharEncoder, encode_words, length_groups
+from rnnkit.layers.fused import FusedCache
+from rnnkit.layers.recurrent import RecurrentCache
 
 WORDS = ["a", "cat", "sat", "on", "mats", "antidisestablishment"]
 CHARS = {c: i + 2 for i, c in enumerate(sorted(set("".join(WORDS))))}   # 0 pad, 1 unknown
+
+
+def layer_caches(cache):
+    """Every direction's cache, down the nested caches of the encoder and its network."""
+    if isinstance(cache, (FusedCache, RecurrentCache)):
+        return [cache]
+    return [c for part in cache for c in layer_caches(part)] if isinstance(cache, (tuple, list)) else []
 
 
 def small(cell="lstm", num_layers=1, dtype=np.float64, seed=0):
@@ -53,6 +62,25 @@ def test_length_groups_partition_and_split_outliers():
     # cost = max length * (words + overhead): one group of [3, 3, 4] beats two
     assert len(length_groups(np.array([3, 3, 4]))) == 1
     assert len(length_groups(np.array([3, 3, 4]), overhead=0)) == 2
+
+
+@pytest.mark.parametrize("overhead", [32, 1e9], ids=["groups", "one-batch"])
+def test_an_outlier_word_does_not_make_the_short_ones_run_its_length(overhead):
+    """Within a group (one ragged batch) the fast path runs each step's product and kernel on the
+    words still running only, so 100 three-letter words and one of 60 letters cost 366
+    word-steps per direction, not 103 * 60, in any grouping."""
+    from rnnkit.layers import fused
+    enc = small()
+    enc.group_overhead = overhead
+    words = ["cat"] * 100 + ["t" * 60, "on", "mats"]
+    ids, lengths = encode_words(words, CHARS, max_length=60)
+    y, cache = enc.forward(ids, lengths)
+    work = [sum(end - lo for lo, end, _ in blocks) for c in layer_caches(cache)
+            for blocks in fused.running(c.rows, c.shape[1])]
+    assert sum(work) == 2 * lengths.sum() == 2 * 366                 # both directions
+    for k in (0, 100, 102):
+        alone, _ = enc.forward(*encode_words([words[k]], CHARS, max_length=60))
+        np.testing.assert_allclose(y[k], alone[0], atol=1e-12)
 
 
 def test_encode_words_clips_long_words_and_maps_unknown_characters():
@@ -104,21 +132,32 @@ def test_matches_torch_packed_bidirectional_final_states(cell):
         np.testing.assert_allclose(torch_grads[name], p.grad.numpy(), atol=1e-10, err_msg=name)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_unmasked_birnn_equals_the_masked_network(cell):
-    import rnnkit
-    from rnnkit.layers.char_encoder import birnn_backward, birnn_forward
-    net = {"lstm": rnnkit.LSTM, "gru": rnnkit.GRU}[cell](3, 4, 2, bidirectional=True, dtype=np.float64, seed=0)
-    rng = np.random.default_rng(0)
-    x, lengths = rng.standard_normal((3, 5, 3)), np.array([5, 2, 4])
-    x[1, 2:] = 7.0                                   # padding that must not leak into valid steps
-    dy = rng.standard_normal((3, 5, 8))
-    y_ref, _, cache_ref = net.forward(x, lengths=lengths)
-    dx_ref, _, g_ref = net.backward(dy, None, cache_ref)
-    y, cache = birnn_forward(net, x, lengths)
-    dx, g = birnn_backward(net, dy, cache)
-    np.testing.assert_allclose(y, y_ref, atol=1e-12)
-    mask = (np.arange(5)[None, :] < lengths[:, None])[..., None]
-    np.testing.assert_allclose(dx * mask, dx_ref * mask, atol=1e-12)
-    for k in g_ref:
-        np.testing.assert_allclose(g[k], g_ref[k], atol=1e-12, err_msg=k)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_words_take_the_fast_path_and_equal_the_general_loop(cell, monkeypatch):
+    """Each length group is one ragged batch on the network's fast path (asserted), with the
+    numbers of the masked per-step loop: outputs and every gradient."""
+    from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+    enc = small(cell, num_layers=2)
+    ids, lengths = encode_words(WORDS, CHARS)
+    R = np.random.default_rng(4).standard_normal((len(WORDS), 8))
+    y, cache = enc.forward(ids, lengths)
+    _, grads = enc.backward(R, cache)
+    found = layer_caches(cache)
+    assert len(found) == 4 * len(cache.groups) and all(isinstance(c, FusedCache) for c in found)
+    with monkeypatch.context() as patch:
+        for cls in (RNNCell, GRUCell, LSTMCell):
+            patch.setattr(cls, "fast_kernel", property(lambda self: None))
+        y_ref, cache_ref = enc.forward(ids, lengths)
+        assert not any(isinstance(c, FusedCache) for c in layer_caches(cache_ref))
+        _, grads_ref = enc.backward(R, cache_ref)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-13)
+    for k in grads_ref:
+        np.testing.assert_allclose(grads[k], grads_ref[k], rtol=1e-11, atol=1e-13, err_msg=k)
+
+
+def test_no_words():
+    enc = small()
+    y, cache = enc.forward(np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+    assert y.shape == (0, 8)
+    _, grads = enc.backward(np.zeros((0, 8)), cache)
+    assert set(grads) == set(enc.params) and all(not g.any() for g in grads.values())

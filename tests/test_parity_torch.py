@@ -6,6 +6,8 @@ import pytest
 
 import rnnkit
 from rnnkit import interop
+from rnnkit.layers.fused import FusedCache
+from rnnkit.layers.recurrent import RecurrentCache
 
 torch = pytest.importorskip("torch")
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
@@ -18,7 +20,19 @@ KINDS = {
     "gru": (rnnkit.GRU, torch.nn.GRU, {}),
     "lstm": (rnnkit.LSTM, torch.nn.LSTM, {}),
 }
+# Relative to the largest value compared: float32 sums here run over at most B * T = 15 steps
+# of D + H = 10 terms, whose rounding in any order (PyTorch's kernels and ours differ) stays
+# orders of magnitude below 1e-4 (eps32 * sqrt(150) ~ 1.5e-6).
 TOLERANCE = {np.float64: 1e-6, np.float32: 1e-4}
+
+
+def layer_caches(cache):
+    """The cache of every direction of every layer in a network's cache."""
+    if isinstance(cache, (FusedCache, RecurrentCache)):
+        return [cache]
+    if isinstance(cache, (tuple, list)):
+        return [c for part in cache for c in layer_caches(part)]
+    return []
 
 
 def assert_close(ours, theirs, dtype, what):
@@ -68,6 +82,8 @@ def test_matches_torch(kind, num_layers, bidirectional, with_state, ragged, dtyp
     n = num_layers * (2 if bidirectional else 1)
     state0 = tuple(rng.normal(size=(n, B, H)).astype(dtype) for _ in ours.state_names) if with_state else None
     y, final, cache = ours.forward(x, state0, lengths)
+    caches = layer_caches(cache)
+    assert len(caches) == n and all(isinstance(c, FusedCache) for c in caches), "the fast path, ragged too"
     gy = rng.normal(size=y.shape).astype(dtype)
     gstate = tuple(rng.normal(size=s.shape).astype(dtype) for s in final)
     dx, dstate0, grads = ours.backward(gy, gstate, cache)
@@ -145,3 +161,32 @@ def test_packed_products_match_torch(kind, monkeypatch):
     converted = interop.to_torch(ours, grads)
     for name, g in tgrads.items():
         assert_close(converted[name], g, np.float32, name)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_to_torch_tensors_load_into_a_torch_module(kind):
+    """tensors=True gives what load_state_dict takes: the torch module then computes our outputs."""
+    ours_cls, torch_cls, options = KINDS[kind]
+    ours = ours_cls(D, H, 2, True, dtype=np.float64, seed=4, **options)
+    theirs = torch_cls(D, H, num_layers=2, bidirectional=True, batch_first=True, **options).double()
+    state = interop.to_torch(ours, tensors=True)
+    assert all(isinstance(v, torch.Tensor) and v.dtype == torch.float64 for v in state.values())
+    theirs.load_state_dict(state)
+    x = np.random.default_rng(0).normal(size=(B, T, D))
+    y, _, _ = ours.forward(x)
+    np.testing.assert_allclose(theirs(torch.tensor(x))[0].detach().numpy(), y, rtol=1e-12, atol=1e-12)
+    assert isinstance(interop.to_torch(ours)["weight_ih_l0"], np.ndarray)    # the default: arrays
+
+
+def test_to_torch_tensors_without_torch_says_so(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch":
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    with pytest.raises(ImportError, match=r"tensors=True\) needs PyTorch"):
+        interop.to_torch(rnnkit.GRU(D, H), tensors=True)
+    assert set(interop.to_torch(rnnkit.GRU(D, H))) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}

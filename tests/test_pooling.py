@@ -95,3 +95,13 @@ def test_bad_input():
         AttentionPooling(5).forward(np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="num_directions"):
         LastPooling(3)
+
+
+@pytest.mark.parametrize("name", list(layers(6)))
+def test_caches_are_named(name):
+    """A cache is an array, a NamedTuple read by field name, or (ConcatPooling) a list of those,
+    one per part in order."""
+    pool = layers(6)[name]
+    _, cache = pool.forward(np.random.default_rng(1).normal(size=(3, 5, 6)), LENGTHS)
+    for part in cache if isinstance(cache, list) else [cache]:
+        assert isinstance(part, np.ndarray) or hasattr(part, "_fields"), type(part)

@@ -84,26 +84,6 @@ def test_padding_changes_neither_outputs_nor_gradients():
         np.testing.assert_allclose(grads[k], total[k], atol=1e-10, err_msg=k)
 
 
-def test_the_recurrent_stack_equals_the_full_length_birnn():
-    """The network runs ``rnn.forward(x, None, lengths)``; the tagger used to run
-    ``birnn_forward`` (the full-length fused path): same outputs and gradients."""
-    char_encoder = pytest.importorskip("rnnkit.layers.char_encoder")
-    if not hasattr(char_encoder, "birnn_forward"):
-        pytest.skip("birnn_forward is gone: the masked path is the fast path now")
-    net, batch = setup(num_layers=2, dropout=0.4)
-    b = batch([0, 1, 2, 4])
-    x = np.random.default_rng(3).normal(size=(4, b.words.shape[1], net.rnn.input_size))
-    y, _, cache = net.rnn.forward(x, None, b.lengths, training=True, rng=np.random.default_rng(1))
-    y_old, cache_old = char_encoder.birnn_forward(net.rnn, x, b.lengths, training=True, rng=np.random.default_rng(1))
-    np.testing.assert_allclose(y, y_old, atol=1e-12)
-    dy = np.random.default_rng(4).normal(size=y.shape) * b.mask[..., None]
-    dx, _, g = net.rnn.backward(dy, None, cache)
-    dx_old, g_old = char_encoder.birnn_backward(net.rnn, dy, cache_old)
-    np.testing.assert_allclose(dx * b.mask[..., None], dx_old * b.mask[..., None], atol=1e-12)
-    for k in g:
-        np.testing.assert_allclose(g[k], g_old[k], atol=1e-12, err_msg=k)
-
-
 def test_same_seed_same_weights_and_dropout_only_when_training():
     a, batch = setup(seed=7, dtype=np.float32)
     b, _ = setup(seed=7, dtype=np.float32)

@@ -1,4 +1,5 @@
-"""Weights to and from PyTorch's ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` layout, without importing torch.
+"""Weights to and from PyTorch's ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` layout, importing torch only
+when tensors are asked for (``to_torch(..., tensors=True)``).
 
 rnnkit keeps ``Wx: (D, G*H)``, ``Wh: (H, G*H)``, ``bx``, ``bh`` per layer and direction with the gate
 blocks in PyTorch's order, so the mapping is a rename and a transpose::
@@ -75,11 +76,28 @@ def from_torch(layer: RecurrentNetwork, state_dict) -> RecurrentNetwork:
     return layer
 
 
-def to_torch(layer: RecurrentNetwork, arrays: Params | None = None) -> dict[str, ndarray]:
+def to_torch(layer: RecurrentNetwork, arrays: Params | None = None, *, tensors: bool = False) -> dict:
     """``layer.params`` (or any dict with the same keys, such as grads) under PyTorch's names and
-    shapes, as contiguous NumPy arrays (``torch.from_numpy`` takes them as they are)."""
+    shapes.
+
+    By default contiguous NumPy arrays, with no torch import (for comparing numbers, or saving).
+    ``tensors=True`` returns ``torch.Tensor`` s (``torch.from_numpy`` of those arrays: the dtype
+    kept, no copy beyond the transpose), which is what ``nn.LSTM.load_state_dict`` accepts (it
+    refuses arrays)::
+
+        torch_lstm.load_state_dict(rnnkit.interop.to_torch(lstm, tensors=True))
+
+    torch is imported only then; an ImportError says so when it is not installed."""
     names = name_map(layer)
     arrays = layer.params if arrays is None else arrays
     if set(arrays) != set(names):
         raise ValueError(f"{layer!r}: expected arrays with the keys of params, got {sorted(arrays)}")
-    return {names[k]: np.ascontiguousarray(v.T if v.ndim == 2 else v) for k, v in arrays.items()}
+    out = {names[k]: np.ascontiguousarray(v.T if v.ndim == 2 else v) for k, v in arrays.items()}
+    if not tensors:
+        return out
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(f"{layer!r}: to_torch(..., tensors=True) needs PyTorch (pip install torch); "
+                          "without it, to_torch returns NumPy arrays") from error
+    return {name: torch.from_numpy(value) for name, value in out.items()}

@@ -79,7 +79,8 @@ class Cell:
 
     def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
         """One step. ``xp: (B, G*H)`` projected input, ``state`` of ``(B, H)`` arrays.
-        Returns the new state and this step's cache (post-activations, so backward recomputes nothing)."""
+        Returns the new state and this step's cache: a NamedTuple of post-activations (so backward
+        recomputes nothing) whose field ``h`` is the h_prev that multiplied ``Wh``."""
         raise NotImplementedError
 
     def step_backward(self, dstate: State, cache: tuple) -> tuple[ndarray, ndarray, State]:
@@ -89,7 +90,7 @@ class Cell:
 
     def recurrent_inputs(self, caches: list[tuple]) -> ndarray:
         """``(N, H)``: the rows that multiplied ``Wh`` at every step, stacked (default: h_prev)."""
-        return np.concatenate([c[0] for c in caches])
+        return np.concatenate([c.h for c in caches])
 
     def recurrent_grads(self, caches: list[tuple], dhp: ndarray) -> Grads:
         """``dWh``, ``dbh`` (and extra parameters) from all steps at once.

@@ -1,6 +1,8 @@
 """Gated recurrent unit cell: PyTorch's form, Cho et al.'s form, and the update-gate-only form."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy import ndarray
 
@@ -8,6 +10,16 @@ from .. import kernels
 from ..functional import sigmoid
 from .._types import Grads, State
 from .base import Cell
+
+
+class GRUStepCache(NamedTuple):
+    """One step's post-activations, each ``(B, H)``."""
+    h: ndarray                 # h_prev, which multiplied Wh
+    r: ndarray | None          # None without a reset gate
+    z: ndarray
+    n: ndarray
+    hp_n: ndarray              # the candidate block of the recurrent product: h Wh_n + bh_n (or (r h) Wh_n + bh_n)
+    rh: ndarray | None         # r * h, which multiplied Wh_n (reset_after=False only)
 
 
 class GRUCell(Cell):
@@ -55,7 +67,7 @@ class GRUCell(Cell):
         computed = self.reset_gate and self.reset_after and self._equations_of(GRUCell)
         return "gru" if computed else None
 
-    def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
+    def step(self, xp: ndarray, state: State) -> tuple[State, GRUStepCache]:
         (h,) = state
         H = self.hidden_size
         Wh, bh = self.params["Wh"], self.params["bh"]
@@ -67,7 +79,7 @@ class GRUCell(Cell):
             xp, h, Wh, bh = (np.ascontiguousarray(v, dtype) for v in (xp, h, Wh, bh))
             gates, hp_n, h_new = np.empty_like(xp), np.empty_like(h), np.empty_like(h)
             kernels.get_step("gru_step")(xp, h, Wh, bh, gates, hp_n, h_new)
-            return (h_new,), (h, gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:], hp_n, None)
+            return (h_new,), GRUStepCache(h, gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:], hp_n, None)
         if not self.reset_gate:
             hp = h @ Wh + bh
             z = sigmoid(xp[:, :H] + hp[:, :H])
@@ -81,11 +93,11 @@ class GRUCell(Cell):
             hp = np.concatenate([hp_rz, rh @ Wh[:, n_at:] + bh[n_at:]], axis=1)
             n = np.tanh(xp[:, n_at:] + hp[:, n_at:])
         h_new = n + z * (h - n)               # = (1 - z) * n + z * h
-        return (h_new,), (h, r, z, n, hp[:, n_at:], rh)
+        return (h_new,), GRUStepCache(h, r, z, n, hp[:, n_at:], rh)
 
-    def step_backward(self, dstate: State, cache: tuple) -> tuple[ndarray, ndarray, State]:
+    def step_backward(self, dstate: State, cache: GRUStepCache) -> tuple[ndarray, ndarray, State]:
         (dh,) = dstate
-        h, r, z, n, hp_n, rh = cache
+        h, r, z, n, hp_n = cache.h, cache.r, cache.z, cache.n, cache.hp_n
         H = self.hidden_size
         Wh = self.params["Wh"]
         n_at = (self.num_gates - 1) * H
@@ -112,12 +124,12 @@ class GRUCell(Cell):
         dh_prev += dhp @ Wh.T                                 # hp = h Wh + bh
         return dxp, dhp, (dh_prev,)
 
-    def recurrent_grads(self, caches: list[tuple], dhp: ndarray) -> Grads:
+    def recurrent_grads(self, caches: list[GRUStepCache], dhp: ndarray) -> Grads:
         if self.reset_after:
             return super().recurrent_grads(caches, dhp)
         # The candidate block of Wh multiplied r * h, not h.
         H = self.hidden_size
         h = self.recurrent_inputs(caches)
-        rh = np.concatenate([k[5] for k in caches])
+        rh = np.concatenate([k.rh for k in caches])
         dWh = np.concatenate([h.T @ dhp[:, :2 * H], rh.T @ dhp[:, 2 * H:]], axis=1)
         return {"Wh": dWh, "bh": dhp.sum(axis=0)}

@@ -1,6 +1,8 @@
 """Long short-term memory cell, with optional peepholes."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy import ndarray
 
@@ -8,6 +10,18 @@ from .. import kernels
 from ..functional import sigmoid
 from .._types import Grads, State
 from .base import Cell
+
+
+class LSTMStepCache(NamedTuple):
+    """One step's post-activations, each ``(B, H)``."""
+    h: ndarray                 # h_prev, which multiplied Wh
+    c: ndarray                 # c_prev
+    i: ndarray
+    f: ndarray
+    g: ndarray
+    o: ndarray
+    c_new: ndarray             # c'
+    tanh_c: ndarray            # tanh(c')
 
 
 class LSTMCell(Cell):
@@ -51,7 +65,7 @@ class LSTMCell(Cell):
         """``"lstm"`` without peepholes (the kernel's gates do not read c)."""
         return "lstm" if not self.peephole and self._equations_of(LSTMCell) else None
 
-    def step(self, xp: ndarray, state: State) -> tuple[State, tuple]:
+    def step(self, xp: ndarray, state: State) -> tuple[State, LSTMStepCache]:
         h, c = state
         H = self.hidden_size
         if not self.peephole:
@@ -63,7 +77,7 @@ class LSTMCell(Cell):
             gates, c_new, h_new, tanh_c = np.empty_like(xp), np.empty_like(c), np.empty_like(c), np.empty_like(c)
             kernels.get_step("lstm_step")(xp, h, c, Wh, bh, gates, c_new, h_new, tanh_c)
             i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-            return (h_new, c_new), (h, c, i, f, g, o, c_new, tanh_c)
+            return (h_new, c_new), LSTMStepCache(h, c, i, f, g, o, c_new, tanh_c)
         # with peepholes: the gates also read c (and o reads c'), so no fused kernel
         p = self.params["p"]
         a = xp + h @ self.params["Wh"] + self.params["bh"]
@@ -77,11 +91,11 @@ class LSTMCell(Cell):
         o = sigmoid(a[:, 3 * H:])
         tanh_c = np.tanh(c_new)
         h_new = o * tanh_c
-        return (h_new, c_new), (h, c, i, f, g, o, c_new, tanh_c)
+        return (h_new, c_new), LSTMStepCache(h, c, i, f, g, o, c_new, tanh_c)
 
-    def step_backward(self, dstate: State, cache: tuple) -> tuple[ndarray, ndarray, State]:
+    def step_backward(self, dstate: State, cache: LSTMStepCache) -> tuple[ndarray, ndarray, State]:
         dh, dc = dstate
-        h, c, i, f, g, o, c_new, tanh_c = cache
+        c, i, f, g, o, tanh_c = cache.c, cache.i, cache.f, cache.g, cache.o, cache.tanh_c
         H = self.hidden_size
         da = np.empty((dh.shape[0], 4 * H), dh.dtype)
         do = dh * tanh_c                                  # h' = o * tanh(c')
@@ -99,12 +113,12 @@ class LSTMCell(Cell):
         dh_prev = da @ self.params["Wh"].T                # a = ... + h Wh
         return da, da, (dh_prev, dc_prev)
 
-    def recurrent_grads(self, caches: list[tuple], dhp: ndarray) -> Grads:
+    def recurrent_grads(self, caches: list[LSTMStepCache], dhp: ndarray) -> Grads:
         grads = super().recurrent_grads(caches, dhp)
         if self.peephole:
             H = self.hidden_size
-            c = np.concatenate([k[1] for k in caches])
-            c_new = np.concatenate([k[6] for k in caches])
+            c = np.concatenate([k.c for k in caches])
+            c_new = np.concatenate([k.c_new for k in caches])
             grads["p"] = np.stack([(dhp[:, :H] * c).sum(0), (dhp[:, H:2 * H] * c).sum(0),
                                    (dhp[:, 3 * H:] * c_new).sum(0)])
         return grads

@@ -155,16 +155,17 @@ def rnn_backward(dy, dh_rec, h_new, da, act):
     B, H = h_new.shape
     one, zero = h_new.dtype.type(1), h_new.dtype.type(0)
     for b in range(B):
+        # dh = dy + dh_rec: h' is the output y and, through Wh, the next step's input
         yb, rb, hb, db = dy[b], dh_rec[b], h_new[b], da[b]
         if act == 0:
             for j in range(H):
-                db[j] = (yb[j] + rb[j]) * (one - hb[j] * hb[j])
+                db[j] = (yb[j] + rb[j]) * (one - hb[j] * hb[j])       # h' = tanh(a)
         elif act == 1:
             for j in range(H):
-                db[j] = (yb[j] + rb[j]) if hb[j] > zero else zero
+                db[j] = (yb[j] + rb[j]) if hb[j] > zero else zero     # h' = relu(a)
         else:
             for j in range(H):
-                db[j] = (yb[j] + rb[j]) * (hb[j] * (one - hb[j]))
+                db[j] = (yb[j] + rb[j]) * (hb[j] * (one - hb[j]))     # h' = sigmoid(a)
 
 
 # Each gate's loop works on slices (``gb[H:2 * H]``) rather than offsets (``gb[H + j]``): Numba
@@ -202,14 +203,14 @@ def lstm_backward(dy, dh_rec, dc, gates, c, tanh_c, da):
         i, f, g, o = gb[:H], gb[H:2 * H], gb[2 * H:3 * H], gb[3 * H:]
         di, df, dg, do = db[:H], db[H:2 * H], db[2 * H:3 * H], db[3 * H:]
         for j in range(H):
-            dh = yb[j] + rb[j]
+            dh = yb[j] + rb[j]                          # h' is the output y and the next step's h
             t, oj, ij, gj, fj = tc[j], o[j], i[j], g[j], f[j]
-            do[j] = dh * t * oj * (one - oj)
-            dcn = dcb[j] + dh * oj * (one - t * t)
-            di[j] = dcn * gj * ij * (one - ij)
-            df[j] = dcn * cb[j] * fj * (one - fj)
-            dg[j] = dcn * ij * (one - gj * gj)
-            dcb[j] = dcn * fj
+            do[j] = dh * t * oj * (one - oj)            # h' = o * tanh(c'), o = sigmoid(a_o)
+            dcn = dcb[j] + dh * oj * (one - t * t)      # h' = o * tanh(c'); c' also feeds the next step
+            di[j] = dcn * gj * ij * (one - ij)          # c' = f * c + i * g, i = sigmoid(a_i)
+            df[j] = dcn * cb[j] * fj * (one - fj)       # c' = f * c + i * g, f = sigmoid(a_f)
+            dg[j] = dcn * ij * (one - gj * gj)          # c' = f * c + i * g, g = tanh(a_g)
+            dcb[j] = dcn * fj                           # c' = f * c + ...: the gradient of c
 
 
 @jit
@@ -241,10 +242,10 @@ def gru_backward(dy, dh_rec, carry, gates, h, hp_n, dhp, dxp_n):
         dr, dz, dn = db[:H], db[H:2 * H], db[2 * H:]
         for j in range(H):
             rj, zj, nj = r[j], z[j], n[j]
-            dh = yb[j] + rb[j] + cb[j]
-            dan = dh * (one - zj) * (one - nj * nj)
-            dnb[j] = dan
-            dz[j] = dh * (hb[j] - nj) * zj * (one - zj)
-            dr[j] = dan * pb[j] * rj * (one - rj)
-            dn[j] = dan * rj
-            cb[j] = dh * zj
+            dh = yb[j] + rb[j] + cb[j]                  # h' is y, and h of the next step (via Wh and z)
+            dan = dh * (one - zj) * (one - nj * nj)     # h' = n + z (h - n), n = tanh(a_n)
+            dnb[j] = dan                                # a_n = xp_n + r * hp_n: dxp_n = da_n
+            dz[j] = dh * (hb[j] - nj) * zj * (one - zj)  # h' = n + z (h - n), z = sigmoid(a_z)
+            dr[j] = dan * pb[j] * rj * (one - rj)       # a_n = xp_n + r * hp_n, r = sigmoid(a_r)
+            dn[j] = dan * rj                            # a_n = xp_n + r * hp_n: dhp_n = r da_n
+            cb[j] = dh * zj                             # h' = ... + z * h: the direct path to h

@@ -141,83 +141,135 @@ def _product(h, W, P, out):
 # caller's batch-major ``(B, T, H)`` arrays one row at a time: each step's new h goes to ``y``
 # as well, and each step's ``dy`` comes from there, while the rows are in cache (a separate
 # transposing copy of the whole sequence cost ~0.25 ms per direction at (32, 100, 128)).
+#
+# Ragged batches: the buffers' rows are in the caller's order ``rows`` (row b of a buffer is row
+# ``rows[b]`` of x, y and dy), arranged so that each block ``lo:hi`` is sorted by descending
+# length ``steps``. At step t the rows still running are then a prefix ``lo:end`` of the block:
+# the product and the kernel run on that prefix only. A finished row keeps its state (h, and c,
+# copied forward, so the last buffer holds each row's final state) and outputs zero; in backward
+# it gets zero gate gradients and leaves the state gradients as they are (the state passed
+# through). A full-length batch is the same loop with every ``steps[b] = T``.
 
 @jit
-def put_rows(src, dst, t, lo, hi):
-    """``dst[b, t] = src[b - lo]`` for b in lo:hi; ``dst: (B, T, H)``."""
+def running_until(steps, t, lo, end):
+    """Forward in time: the end of the rows running at step t (``end``: the end at t - 1)."""
+    while end > lo and steps[end - 1] <= t:
+        end -= 1
+    return end
+
+
+@jit
+def running_from(steps, t, end, hi):
+    """Backward in time: the end of the rows running at step t (``end``: the end at t + 1)."""
+    while end < hi and steps[end] > t:
+        end += 1
+    return end
+
+
+@jit
+def put_rows(src, dst, rows, t, lo, end, hi):
+    """``dst[rows[b], t] = src[b]`` for the running rows lo:end, zero for the finished end:hi;
+    ``dst: (B, T, H)``."""
     for b in range(lo, hi):
-        row, out = src[b - lo], dst[b, t]
+        row, out = src[b], dst[rows[b], t]
+        for j in range(out.shape[0]):
+            out[j] = row[j] if b < end else 0
+
+
+@jit
+def take_rows(src, rows, t, dst, lo, end):
+    """``dst[b - lo] = src[rows[b], t]`` for b in lo:end; ``src: (B, T, H)``."""
+    for b in range(lo, end):
+        row, out = src[rows[b], t], dst[b - lo]
         for j in range(out.shape[0]):
             out[j] = row[j]
 
 
 @jit
-def take_rows(src, t, dst, lo, hi):
-    """``dst[b - lo] = src[b, t]`` for b in lo:hi; ``src: (B, T, H)``."""
-    for b in range(lo, hi):
-        row, out = src[b, t], dst[b - lo]
-        for j in range(out.shape[0]):
-            out[j] = row[j]
-
-
-@jit
-def rnn_forward(xp, hs, y, Wh, P, bh, act, lo, hi):
+def rnn_forward(xp, hs, y, rows, steps, Wh, P, bh, act, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
+    end = hi
     for t in range(T):
-        product(hs[t, lo:hi], Wh, P, a)
-        compiled.rnn_forward(a, xp[t, lo:hi], bh, hs[t + 1, lo:hi], act)
-        put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
+        end = running_until(steps, t, lo, end)
+        if end > lo:
+            product(hs[t, lo:end], Wh, P, a[:end - lo])
+            compiled.rnn_forward(a[:end - lo], xp[t, lo:end], bh, hs[t + 1, lo:end], act)
+        hs[t + 1, end:hi] = hs[t, end:hi]          # finished rows keep their state
+        put_rows(hs[t + 1], y, rows, t, lo, end, hi)
 
 
 @jit
-def lstm_forward(xp, hs, cs, tanh_c, y, Wh, P, bh, lo, hi):
+def lstm_forward(xp, hs, cs, tanh_c, y, rows, steps, Wh, P, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
+    end = hi
     for t in range(T):
-        product(hs[t, lo:hi], Wh, P, a)
-        compiled.lstm_forward(a, xp[t, lo:hi], bh, cs[t, lo:hi], cs[t + 1, lo:hi], hs[t + 1, lo:hi],
-                              tanh_c[t, lo:hi])
-        put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
+        end = running_until(steps, t, lo, end)
+        if end > lo:
+            product(hs[t, lo:end], Wh, P, a[:end - lo])
+            compiled.lstm_forward(a[:end - lo], xp[t, lo:end], bh, cs[t, lo:end], cs[t + 1, lo:end],
+                                  hs[t + 1, lo:end], tanh_c[t, lo:end])
+        hs[t + 1, end:hi] = hs[t, end:hi]
+        cs[t + 1, end:hi] = cs[t, end:hi]
+        put_rows(hs[t + 1], y, rows, t, lo, end, hi)
 
 
 @jit
-def gru_forward(xp, hs, hp_n, y, Wh, P, bh, lo, hi):
+def gru_forward(xp, hs, hp_n, y, rows, steps, Wh, P, bh, lo, hi):
     T = xp.shape[0]
     a = np.empty((hi - lo, Wh.shape[1]), xp.dtype)
+    end = hi
     for t in range(T):
-        product(hs[t, lo:hi], Wh, P, a)
-        compiled.gru_forward(a, xp[t, lo:hi], bh, hs[t, lo:hi], hp_n[t, lo:hi], hs[t + 1, lo:hi])
-        put_rows(hs[t + 1, lo:hi], y, t, lo, hi)
+        end = running_until(steps, t, lo, end)
+        if end > lo:
+            product(hs[t, lo:end], Wh, P, a[:end - lo])
+            compiled.gru_forward(a[:end - lo], xp[t, lo:end], bh, hs[t, lo:end], hp_n[t, lo:end],
+                                 hs[t + 1, lo:end])
+        hs[t + 1, end:hi] = hs[t, end:hi]
+        put_rows(hs[t + 1], y, rows, t, lo, end, hi)
 
 
 @jit
-def rnn_backward(dy, hs, da, dh_rec, WhT, P, act, lo, hi):
+def rnn_backward(dy, rows, steps, hs, da, dh_rec, WhT, P, act, lo, hi):
     dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
+    end = lo
     for t in range(dy.shape[1] - 1, -1, -1):
-        take_rows(dy, t, dy_t, lo, hi)
-        compiled.rnn_backward(dy_t, dh_rec[lo:hi], hs[t + 1, lo:hi], da[t, lo:hi], act)
-        product(da[t, lo:hi], WhT, P, dh_rec[lo:hi])
+        end = running_from(steps, t, end, hi)
+        da[t, end:hi] = 0                          # finished rows: no gradient reaches this step
+        if end > lo:
+            take_rows(dy, rows, t, dy_t, lo, end)
+            compiled.rnn_backward(dy_t[:end - lo], dh_rec[lo:end], hs[t + 1, lo:end], da[t, lo:end], act)
+            product(da[t, lo:end], WhT, P, dh_rec[lo:end])        # a = ... + h Wh
 
 
 @jit
-def lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, lo, hi):
+def lstm_backward(dy, rows, steps, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, lo, hi):
     dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
+    end = lo
     for t in range(dy.shape[1] - 1, -1, -1):
-        take_rows(dy, t, dy_t, lo, hi)
-        compiled.lstm_backward(dy_t, dh_rec[lo:hi], dc[lo:hi], gates[t, lo:hi], cs[t, lo:hi],
-                               tanh_c[t, lo:hi], da[t, lo:hi])
-        product(da[t, lo:hi], WhT, P, dh_rec[lo:hi])
+        end = running_from(steps, t, end, hi)
+        da[t, end:hi] = 0                          # finished rows: the state passed through
+        if end > lo:
+            take_rows(dy, rows, t, dy_t, lo, end)
+            compiled.lstm_backward(dy_t[:end - lo], dh_rec[lo:end], dc[lo:end], gates[t, lo:end], cs[t, lo:end],
+                                   tanh_c[t, lo:end], da[t, lo:end])
+            product(da[t, lo:end], WhT, P, dh_rec[lo:end])        # a = ... + h Wh
 
 
 @jit
-def gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, lo, hi):
+def gru_backward(dy, rows, steps, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, lo, hi):
     dy_t = np.empty((hi - lo, dy.shape[2]), dy.dtype)
+    end = lo
     for t in range(dy.shape[1] - 1, -1, -1):
-        take_rows(dy, t, dy_t, lo, hi)
-        compiled.gru_backward(dy_t, dh_rec[lo:hi], carry[lo:hi], gates[t, lo:hi], hs[t, lo:hi],
-                              hp_n[t, lo:hi], dhp[t, lo:hi], dxp_n[t, lo:hi])
-        product(dhp[t, lo:hi], WhT, P, dh_rec[lo:hi])
+        end = running_from(steps, t, end, hi)
+        dhp[t, end:hi] = 0                         # finished rows: the state passed through
+        dxp_n[t, end:hi] = 0
+        if end > lo:
+            take_rows(dy, rows, t, dy_t, lo, end)
+            compiled.gru_backward(dy_t[:end - lo], dh_rec[lo:end], carry[lo:end], gates[t, lo:end], hs[t, lo:end],
+                                  hp_n[t, lo:end], dhp[t, lo:end], dxp_n[t, lo:end])
+            product(dhp[t, lo:end], WhT, P, dh_rec[lo:end])       # hp = h Wh + bh
 
 
 # -- the same, for every block of rows at once ---------------------------------------------------
@@ -238,50 +290,50 @@ def start_threads():
 
 
 @pjit
-def rnn_forward_blocks(xp, hs, y, Wh, P, bh, act, edges):
+def rnn_forward_blocks(xp, hs, y, rows, steps, Wh, P, bh, act, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        rnn_forward(xp, hs, y, Wh, P, bh, act, edges[k], edges[k + 1])
+        rnn_forward(xp, hs, y, rows, steps, Wh, P, bh, act, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def lstm_forward_blocks(xp, hs, cs, tanh_c, y, Wh, P, bh, edges):
+def lstm_forward_blocks(xp, hs, cs, tanh_c, y, rows, steps, Wh, P, bh, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        lstm_forward(xp, hs, cs, tanh_c, y, Wh, P, bh, edges[k], edges[k + 1])
+        lstm_forward(xp, hs, cs, tanh_c, y, rows, steps, Wh, P, bh, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def gru_forward_blocks(xp, hs, hp_n, y, Wh, P, bh, edges):
+def gru_forward_blocks(xp, hs, hp_n, y, rows, steps, Wh, P, bh, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        gru_forward(xp, hs, hp_n, y, Wh, P, bh, edges[k], edges[k + 1])
+        gru_forward(xp, hs, hp_n, y, rows, steps, Wh, P, bh, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def rnn_backward_blocks(dy, hs, da, dh_rec, WhT, P, act, edges):
+def rnn_backward_blocks(dy, rows, steps, hs, da, dh_rec, WhT, P, act, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        rnn_backward(dy, hs, da, dh_rec, WhT, P, act, edges[k], edges[k + 1])
+        rnn_backward(dy, rows, steps, hs, da, dh_rec, WhT, P, act, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def lstm_backward_blocks(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, edges):
+def lstm_backward_blocks(dy, rows, steps, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        lstm_backward(dy, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, edges[k], edges[k + 1])
+        lstm_backward(dy, rows, steps, gates, cs, tanh_c, da, dh_rec, dc, WhT, P, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
 @pjit
-def gru_backward_blocks(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, edges):
+def gru_backward_blocks(dy, rows, steps, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, edges):
     previous = blas_threads_local(1)
     for k in prange(edges.shape[0] - 1):
-        gru_backward(dy, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, edges[k], edges[k + 1])
+        gru_backward(dy, rows, steps, gates, hs, hp_n, dhp, dxp_n, dh_rec, carry, WhT, P, edges[k], edges[k + 1])
     blas_threads_local(previous)
 
 
@@ -316,29 +368,27 @@ def column_sums_blocks(A, parts, edges):
 
 
 @jit
-def rnn_step(xp, h, Wh, bias, h_new, act):
+def one_thread_product(h, Wh):
+    """``h @ Wh`` through BLAS on one thread, for a single step (generation)."""
     a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
     previous = blas_threads_local(1)
     gemm(h, Wh, a, False)
     blas_threads_local(previous)
-    compiled.rnn_forward(a, xp, bias, h_new, act)
+    return a
+
+
+@jit
+def rnn_step(xp, h, Wh, bias, h_new, act):
+    compiled.rnn_forward(one_thread_product(h, Wh), xp, bias, h_new, act)
 
 
 @jit
 def lstm_step(xp, h, c, Wh, bias, gates, c_new, h_new, tanh_c):
-    a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
-    previous = blas_threads_local(1)
-    gemm(h, Wh, a, False)
-    blas_threads_local(previous)
     gates[:, :] = xp
-    compiled.lstm_forward(a, gates, bias, c, c_new, h_new, tanh_c)
+    compiled.lstm_forward(one_thread_product(h, Wh), gates, bias, c, c_new, h_new, tanh_c)
 
 
 @jit
 def gru_step(xp, h, Wh, bias, gates, hp_n, h_new):
-    a = np.empty((h.shape[0], Wh.shape[1]), h.dtype)
-    previous = blas_threads_local(1)
-    gemm(h, Wh, a, False)
-    blas_threads_local(previous)
     gates[:, :] = xp
-    compiled.gru_forward(a, gates, bias, h, hp_n, h_new)
+    compiled.gru_forward(one_thread_product(h, Wh), gates, bias, h, hp_n, h_new)

@@ -97,7 +97,11 @@ def row_edges(batch: int, min_rows: int = MIN_ROWS) -> ndarray:
 def for_row_blocks(fn, batch: int, min_rows: int = MIN_ROWS) -> None:
     """Call ``fn(lo, hi)`` for the blocks of :func:`row_edges`, one per thread of a Python pool,
     each with single-threaded BLAS; a single block runs here."""
-    edges = row_edges(batch, min_rows)
+    for_edges(fn, row_edges(batch, min_rows))
+
+
+def for_edges(fn, edges: ndarray) -> None:
+    """:func:`for_row_blocks` on the blocks bounded by ``edges``."""
     if len(edges) > 2 and "pool" not in _state:
         from concurrent.futures import ThreadPoolExecutor  # here, not at import rnnkit
         _state["pool"] = ThreadPoolExecutor(blocks(), thread_name_prefix="rnnkit")
@@ -139,14 +143,15 @@ def numba_regions() -> ModuleType | None:
     return loops if _state["layer"] in ("omp", "tbb") else None
 
 
-def run_loop(name: str, args: tuple, batch: int) -> None:
-    """The compiled whole-sequence loop ``loops.<name>(*args, lo, hi)`` on every block of rows."""
+def run_loop(name: str, args: tuple, edges: ndarray) -> None:
+    """The compiled whole-sequence loop ``loops.<name>(*args, lo, hi)`` on every block of rows
+    bounded by ``edges`` (:func:`row_edges`: the caller arranged its rows for these blocks)."""
     loops = numba_regions()
     if loops is not None:
-        getattr(loops, name + "_blocks")(*args, row_edges(batch))
+        getattr(loops, name + "_blocks")(*args, edges)
     else:
         loop = getattr(kernels.compiled_loops(), name)
-        for_row_blocks(lambda lo, hi: loop(*args, lo, hi), batch)
+        for_edges(lambda lo, hi: loop(*args, lo, hi), edges)
 
 
 def _compiled_products(*arrays: ndarray) -> ModuleType | None:

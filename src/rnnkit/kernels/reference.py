@@ -32,7 +32,7 @@ def rnn_forward(a: ndarray, xp: ndarray, bias: ndarray, h_new: ndarray, act: int
 def rnn_backward(dy: ndarray, dh_rec: ndarray, h_new: ndarray, da: ndarray, act: int) -> None:
     """da = (dy + dh_rec) * act'(a), act' from the output h' (``dh_rec`` is the gradient that came
     back through ``Wh`` from the step after)."""
-    dh = dy + dh_rec
+    dh = dy + dh_rec                                      # h' is y and the next step's h
     if act == 0:
         np.multiply(dh, 1.0 - h_new * h_new, out=da)      # h' = tanh(a)
     elif act == 1:
@@ -65,7 +65,7 @@ def lstm_backward(dy: ndarray, dh_rec: ndarray, dc: ndarray, gates: ndarray, c: 
     entry and of c on return; writes ``da: (B, 4H)``, the gradient of s."""
     H = c.shape[1]
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    dh = dy + dh_rec
+    dh = dy + dh_rec                                      # h' is y and the next step's h
     da[:, 3 * H:] = dh * tanh_c * o * (1 - o)             # h' = o * tanh(c'), o = sigmoid
     dcn = dc + dh * o * (1 - tanh_c * tanh_c)             # c' feeds h' and the next step
     da[:, :H] = dcn * g * i * (1 - i)                     # c' = ... + i * g, i = sigmoid
@@ -98,13 +98,13 @@ def gru_backward(dy: ndarray, dh_rec: ndarray, carry: ndarray, gates: ndarray, h
     ``dxp_n: (B, H)``, of ``xp_n`` (``xp``'s r and z blocks share ``dhp``'s)."""
     H = h.shape[1]
     r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    dh = dy + dh_rec
-    dh += carry
+    dh = dy + dh_rec                                      # h' is y, and h of the next step
+    dh += carry                                           # (through Wh and through z * h)
     dan = dh * (1 - z) * (1 - n * n)                      # h' = n + z (h - n), n = tanh(a_n)
-    dxp_n[...] = dan
+    dxp_n[...] = dan                                      # a_n = xp_n + r * hp_n: dxp_n = da_n
     dhp[:, H:2 * H] = dh * (h - n) * z * (1 - z)          # z = sigmoid
     dhp[:, :H] = dan * hp_n * r * (1 - r)                 # a_n = xp_n + r * hp_n, r = sigmoid
-    np.multiply(dan, r, out=dhp[:, 2 * H:])
+    np.multiply(dan, r, out=dhp[:, 2 * H:])               # a_n = xp_n + r * hp_n: dhp_n = r da_n
     np.multiply(dh, z, out=carry)                         # h' = ... + z * h
 
 

@@ -1,6 +1,8 @@
 """``Bidirectional``: a forward and a backward ``Recurrent`` over the same input, outputs merged."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy import ndarray
 
@@ -8,6 +10,13 @@ from .._types import Grads, Params, State, prefixed
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mean", "product")
+
+
+class BidirectionalCache(NamedTuple):
+    fwd: object                # the forward layer's cache
+    bwd: object                # the reverse layer's cache
+    yf: ndarray | None         # (B, T, H) both directions' outputs, which the product merge's
+    yb: ndarray | None         # backward reads (None for the other merges)
 
 
 class Bidirectional:
@@ -52,11 +61,10 @@ class Bidirectional:
         else:
             y = yf * yb
         final = tuple(np.concatenate([a, b]) for a, b in zip(hf, hb))
-        keep = (yf, yb) if self.merge == "product" else None
-        return y, final, (cf, cb, keep)
+        keep = self.merge == "product"
+        return y, final, BidirectionalCache(cf, cb, yf if keep else None, yb if keep else None)
 
-    def backward(self, dy: ndarray, dstate: State | None, cache) -> tuple[ndarray, State, Grads]:
-        cf, cb, keep = cache
+    def backward(self, dy: ndarray, dstate: State | None, cache: BidirectionalCache) -> tuple[ndarray, State, Grads]:
         H = self.hidden_size
         if self.merge == "concat":
             dyf, dyb = dy[..., :H], dy[..., H:]
@@ -65,15 +73,14 @@ class Bidirectional:
         elif self.merge == "mean":
             dyf = dyb = 0.5 * dy
         else:
-            yf, yb = keep
-            dyf, dyb = dy * yb, dy * yf          # y = yf * yb
+            dyf, dyb = dy * cache.yb, dy * cache.yf      # y = yf * yb
         df = db = None
         if dstate is not None:
             df, db = tuple(s[0:1] for s in dstate), tuple(s[1:2] for s in dstate)
-        dxf, d0f, gf = self.fwd.backward(dyf, df, cf)
-        dxb, d0b, gb = self.bwd.backward(dyb, db, cb)
+        dxf, d0f, gf = self.fwd.backward(dyf, df, cache.fwd)
+        dxb, d0b, gb = self.bwd.backward(dyb, db, cache.bwd)
         dstate0 = tuple(np.concatenate([a, b]) for a, b in zip(d0f, d0b))
         return dxf + dxb, dstate0, {**prefixed("fwd", gf), **prefixed("bwd", gb)}
 
 
-__all__ = ["Bidirectional", "MERGE_MODES"]
+__all__ = ["Bidirectional", "BidirectionalCache", "MERGE_MODES"]

@@ -45,13 +45,14 @@ class Dropout:
     def __repr__(self) -> str:
         return self.name
 
-    def forward(self, x: ndarray, training: bool = True,
+    def forward(self, x: ndarray, training: bool = False,
                 rng: Seed = None) -> tuple[ndarray, ndarray | None]:
         """x: float array of any shape -> y: same shape and dtype, cache (the mask or None).
 
         Args:
             x: inputs.
-            training: drop units; False is the identity (``y`` is ``x`` itself, not a copy).
+            training: drop units; False (the default, inference, as in a PyTorch module after
+                ``eval()``) is the identity (``y`` is ``x`` itself, not a copy).
             rng: the Generator the mask is drawn from (advanced by each call, so consecutive
                 steps get fresh masks); an int seeds a new Generator, so the same int gives the
                 same mask every call; None draws from fresh entropy (not reproducible). Not

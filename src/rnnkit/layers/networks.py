@@ -18,7 +18,7 @@ class RecurrentNetwork(Stacked):
 
     Contract::
 
-        y, state, cache = net.forward(x, state=None, lengths=None, training=True)
+        y, state, cache = net.forward(x, state=None, lengths=None, training=False)
         dx, dstate0, grads = net.backward(dy, dstate=None, cache=cache)
 
     ``x: (B, T, D)``; ``y: (B, T, num_directions * H)`` (or ``H`` for a sum/mean/product merge);
@@ -64,8 +64,10 @@ class RecurrentNetwork(Stacked):
         return (self.num_layers * self.num_directions, batch, self.hidden_size)
 
     def forward(self, x: ndarray, state: State | None = None, lengths: ndarray | None = None,
-                training: bool = True, rng: np.random.Generator | None = None):
-        """See the class docstring. ``training`` switches dropout between layers on."""
+                training: bool = False, rng: np.random.Generator | None = None):
+        """See the class docstring. ``training=True`` switches dropout between layers on; the
+        default is inference, as a PyTorch user expects of a module in ``eval()`` mode (a
+        training loop passes ``training=True``)."""
         who = repr(self)
         x = check_sequence_input(who, x, self.input_size, self.dtype)
         B, T, _ = x.shape

@@ -14,6 +14,7 @@ padded steps (``t >= lengths[b]``) never reach the summary and get zero gradient
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numpy import ndarray
@@ -43,6 +44,22 @@ def _check(who: str, h, lengths) -> tuple[ndarray, ndarray | None]:
     return h, lengths
 
 
+class LastCache(NamedTuple):
+    shape: tuple[int, int, int]   # (B, T, H) of h
+    last: ndarray                 # (B,) the step read per row
+
+
+class MaxCache(NamedTuple):
+    shape: tuple[int, int, int]   # (B, T, H) of h
+    arg: ndarray                  # (B, H) the step that won, per row and unit
+
+
+class AttentionCache(NamedTuple):
+    h: ndarray                    # (B, T, H) the inputs
+    u: ndarray                    # (B, T, A) tanh(h W + b)
+    a: ndarray                    # (B, T) the attention weights
+
+
 class LastPooling:
     """The output at each sequence's last valid step, which for a unidirectional network is its
     final hidden state. With ``num_directions=2`` (outputs ``[fwd, bwd]`` concatenated, each of
@@ -57,7 +74,7 @@ class LastPooling:
     def output_size(self, H: int) -> int:
         return H
 
-    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, tuple]:
+    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, LastCache]:
         """h: (B, T, H), lengths: (B,) -> s: (B, H), cache."""
         h, lengths = _check("LastPooling", h, lengths)
         B, T, H = h.shape
@@ -67,11 +84,11 @@ class LastPooling:
         if self.num_directions == 2:
             half = H // 2
             s[:, half:] = h[:, 0, half:]                  # the reverse direction ends at t = 0
-        return s, (h.shape, last)
+        return s, LastCache(h.shape, last)
 
-    def backward(self, ds: ndarray, cache) -> tuple[ndarray, Grads]:
+    def backward(self, ds: ndarray, cache: LastCache) -> tuple[ndarray, Grads]:
         """ds: (B, H) -> dh: (B, T, H) (nonzero only at the steps read), {}."""
-        shape, last = cache
+        shape, last = cache.shape, cache.last
         B, T, H = shape
         dh = np.zeros(shape, dtype=ds.dtype)
         rows = np.arange(B)
@@ -93,7 +110,8 @@ class MeanPooling:
     def output_size(self, H: int) -> int:
         return H
 
-    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, tuple]:
+    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, ndarray]:
+        """h: (B, T, H), lengths: (B,) -> s: (B, H), cache: the weights w (B, T)."""
         h, lengths = _check("MeanPooling", h, lengths)
         B, T, _ = h.shape
         w = valid_mask(lengths, B, T, h.dtype)
@@ -115,18 +133,17 @@ class MaxPooling:
     def output_size(self, H: int) -> int:
         return H
 
-    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, tuple]:
+    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, MaxCache]:
         h, lengths = _check("MaxPooling", h, lengths)
         B, T, H = h.shape
         masked = np.where(valid_mask(lengths, B, T)[:, :, None], h, -np.inf)
         arg = masked.argmax(axis=1)                       # (B, H)
         s = np.take_along_axis(h, arg[:, None, :], axis=1)[:, 0]
-        return s, (h.shape, arg)
+        return s, MaxCache(h.shape, arg)
 
-    def backward(self, ds: ndarray, cache) -> tuple[ndarray, Grads]:
-        shape, arg = cache
-        dh = np.zeros(shape, dtype=ds.dtype)
-        np.put_along_axis(dh, arg[:, None, :], ds[:, None, :], axis=1)  # s = h[argmax] -> route
+    def backward(self, ds: ndarray, cache: MaxCache) -> tuple[ndarray, Grads]:
+        dh = np.zeros(cache.shape, dtype=ds.dtype)
+        np.put_along_axis(dh, cache.arg[:, None, :], ds[:, None, :], axis=1)  # s = h[argmax] -> route
         return dh, {}
 
 
@@ -154,7 +171,7 @@ class AttentionPooling:
     def output_size(self, H: int) -> int:
         return H
 
-    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, tuple]:
+    def forward(self, h: ndarray, lengths: ndarray | None = None) -> tuple[ndarray, AttentionCache]:
         h, lengths = _check("AttentionPooling", h, lengths)
         B, T, H = h.shape
         if H != self.input_size:
@@ -169,10 +186,10 @@ class AttentionPooling:
         a = np.exp(e - e.max(axis=1, keepdims=True))
         a /= a.sum(axis=1, keepdims=True)                 # padding: exp(-inf) = 0
         s = np.einsum("bt,bth->bh", a, h)
-        return s, (h, u, a)
+        return s, AttentionCache(h, u, a)
 
-    def backward(self, ds: ndarray, cache) -> tuple[ndarray, Grads]:
-        h, u, a = cache
+    def backward(self, ds: ndarray, cache: AttentionCache) -> tuple[ndarray, Grads]:
+        h, u, a = cache.h, cache.u, cache.a
         W, v = self.params["W"], self.params["v"]
         dh = a[:, :, None] * ds[:, None, :]               # s = sum a h -> dh = a ds
         da = np.einsum("bh,bth->bt", ds, h)               # s = sum a h -> da_t = ds . h_t

@@ -72,22 +72,20 @@ class Recurrent:
                 lengths: ndarray | None = None) -> tuple[ndarray, State, RecurrentCache | fused.FusedCache]:
         """x: (B, T, D) -> y: (B, T, H), final state of (1, B, H) arrays, cache.
         Inputs are trusted here: the public networks (``rnnkit.LSTM`` ...) validate them.
-        Full-length batches of the common cells take the fused path (:mod:`rnnkit.layers.fused`);
-        the loop below is the general one, and the definition both are tested against."""
+        Cells that declare a compiled kernel (``cell.fast_kernel``) take the fused path
+        (:mod:`rnnkit.layers.fused`), ragged batches too; the loop below is the general one, and
+        the definition both are tested against."""
         B, T, D = x.shape
         cell = self.cell
         index = reverse_index(lengths, B, T) if self.reverse else None
+        state = cell.zero_state(B) if state is None else tuple(s[0] for s in state)
+        if cell.fast_kernel is not None:
+            y, state, cache = fused.forward(cell, x, state, lengths, index)
+            return y, tuple(s[None] for s in state), cache
         if index is not None:
             x = gather_time(x, index)
         mask = step_mask(lengths, T)
         x_tm = time_major(x).reshape(T * B, D)
-        state = cell.zero_state(B) if state is None else tuple(s[0] for s in state)
-        if mask is None and cell.fast_kernel is not None:
-            hs, y, state, buffers = fused.forward(cell, x_tm, state, T)
-            if index is not None:
-                y = gather_time(y, index)
-            cache = fused.FusedCache(x_tm, hs, buffers, index, (B, T))
-            return y, tuple(s[None] for s in state), cache
         xp = cell.project_inputs(x_tm).reshape(T, B, -1)
         if mask is not None:
             xp *= mask  # padded steps see zero input, so they stay finite whatever the padding holds
@@ -114,15 +112,13 @@ class Recurrent:
         dx: (B, T, D), gradient of the initial state, grads with the keys of ``params``."""
         cell, index = self.cell, cache.reverse_index
         B, T = cache.shape
-        if index is not None:
-            dy = gather_time(dy, index)
         if isinstance(cache, fused.FusedCache):
             d = None if dstate is None else tuple(s[0] for s in dstate)
             dx, d, grads = fused.backward(cell, dy, d, cache)
-            dx = dx.reshape(T, B, -1)
-            dx = time_major(dx) if index is None else gather_time(dx.transpose(1, 0, 2), index)
             grads = {k: grads[k] for k in self.params}
             return dx, tuple(s[None] for s in d), grads
+        if index is not None:
+            dy = gather_time(dy, index)
         dy = dy.transpose(1, 0, 2)
         mask = cache.mask
         if mask is not None:

@@ -1,17 +1,22 @@
 """``Stacked``: recurrent layers on top of each other, with dropout between them."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy import ndarray
-
-from typing import NamedTuple
 
 from .._types import Grads, Params, Seed, State, as_rng, prefixed
 from .dropout import Dropout
 
 
+class StackedLayerCache(NamedTuple):
+    dropout: object            # the dropout mask on this layer's input (None for layer 0 or p = 0)
+    layer: object              # the layer's cache
+
+
 class StackedCache(NamedTuple):
-    parts: list                # layer and dropout caches, bottom to top
+    layers: list               # one StackedLayerCache per layer, bottom to top
     shape: tuple[int, int]     # (B, T)
 
 
@@ -41,33 +46,33 @@ class Stacked:
             self.params.update(prefixed(f"layers.{l}", layer.params))
 
     def forward(self, x: ndarray, state: State | None = None, lengths: ndarray | None = None,
-                training: bool = True, rng: np.random.Generator | None = None):
-        """x: (B, T, D) -> y: (B, T, num_directions * H), final state, cache."""
+                training: bool = False, rng: np.random.Generator | None = None):
+        """x: (B, T, D) -> y: (B, T, num_directions * H), final state, cache. ``training=True``
+        drops units between layers (the default is inference)."""
         rng = self._rng if rng is None else rng
         n = self.num_directions
         finals, caches = [], []
         for l, layer in enumerate(self.layers):
+            drop_cache = None
             if l > 0:
                 x, drop_cache = self.dropout.forward(x, training=training, rng=rng)
-                caches.append(drop_cache)
             s = None if state is None else tuple(a[l * n:(l + 1) * n] for a in state)
             x, final, cache = layer.forward(x, s, lengths)
             finals.append(final)
-            caches.append(cache)
+            caches.append(StackedLayerCache(drop_cache, cache))
         final = tuple(np.concatenate(parts) for parts in zip(*finals))
         return x, final, StackedCache(caches, x.shape[:2])
 
-    def backward(self, dy: ndarray, dstate: State | None, cache) -> tuple[ndarray, State, Grads]:
+    def backward(self, dy: ndarray, dstate: State | None, cache: StackedCache) -> tuple[ndarray, State, Grads]:
         n = self.num_directions
         grads: Grads = {}
         dstates = [None] * len(self.layers)
-        caches = list(cache.parts)
         for l in reversed(range(len(self.layers))):
-            layer = self.layers[l]
+            layer, part = self.layers[l], cache.layers[l]
             ds = None if dstate is None else tuple(a[l * n:(l + 1) * n] for a in dstate)
-            dy, dstates[l], g = layer.backward(dy, ds, caches.pop())
+            dy, dstates[l], g = layer.backward(dy, ds, part.layer)
             grads.update(prefixed(f"layers.{l}", g))
             if l > 0:
-                dy = self.dropout.backward(dy, caches.pop())
+                dy = self.dropout.backward(dy, part.dropout)
         dstate0 = tuple(np.concatenate(parts) for parts in zip(*dstates))
         return dy, dstate0, {k: grads[k] for k in self.params}
