@@ -1,69 +1,73 @@
 """``SequenceTagger``: one label per token (parts of speech, named entities) from a bidirectional
-RNN over word and character features."""
+RNN over word and character features, as a scikit-learn estimator."""
 from __future__ import annotations
 
-import math
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy import ndarray
 
-from ..._types import Grads, Params, Seed, as_rng, prefixed
-from ...cells import cell_type
+from ..._types import Params, Seed
 from ...data.conll import read_tagged_file, write_tagged_text
+from ...data.conllu import TAG_COLUMNS
 from ...data.vocab import Vocabulary
+from ...cells import cell_type
+from ...estimator import Estimator
 from ...io import ModelFileError, save_model_file
-from ...layers.char_encoder import CharEncoder, birnn_backward, birnn_forward
-from ...layers.dense import Dense
-from ...layers.dropout import Dropout
-from ...layers.embedding import Embedding, accumulate_rows
-from ...layers.networks import make_network
 from ...metrics.tagging import entity_scores, is_bio, token_accuracy
+from ...train import TrainConfig
 from .inputs import CharTable, Sentences, TaggerBatch, char_table, check_sentences, pad_batch
-from .task import fit_tagger
+from .network import TaggerNetwork
+from .task import fit_tagger, split_validation
+
+PREDICT_BATCH = 256
+"""Sentences per batch when predicting (sorted by length, so padding stays small)."""
+
+NETWORK_FIELDS = ("word_dim", "char_dim", "char_hidden_size", "hidden_size", "num_layers", "cell", "dropout")
+"""The :class:`TaggerConfig` fields that shape the :class:`TaggerNetwork`."""
+
+
+def check_architecture(who: str, c) -> None:
+    """The architecture and regularisation hyperparameters of ``c`` (a :class:`TaggerConfig` or a
+    :class:`SequenceTagger`: anything with those attributes)."""
+    cell_type(c.cell, who)
+    for name in ("word_dim", "char_dim", "hidden_size", "num_layers", "min_count", "max_word_length"):
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
+    if isinstance(c.char_hidden_size, bool) or not isinstance(c.char_hidden_size, (int, np.integer)) \
+            or c.char_hidden_size < 0:
+        raise ValueError(f"{who}: char_hidden_size must be an int >= 0, got {c.char_hidden_size!r}")
+    if not 0.0 <= c.dropout < 1.0:
+        raise ValueError(f"{who}: dropout must lie in [0, 1), got {c.dropout}")
+    if not c.word_dropout >= 0.0:
+        raise ValueError(f"{who}: word_dropout must be >= 0, got {c.word_dropout}")
 
 
 @dataclass
 class TaggerConfig:
-    """Architecture and regularisation of a :class:`SequenceTagger` (stored in the model file).
-
-    The sizes follow Plank et al. (2016) and Lample et al. (2016): 100-d word embeddings learned
-    from scratch, a character BiLSTM of 50 units per direction over 32-d character embeddings, one
-    128-per-direction sentence BiLSTM. The regularisation was chosen on the UD English EWT dev set
-    (benchmarks/results/tagging.md): dropout 0.5, word dropout alpha 1 and lowercased word
-    embeddings beat 0.33, 0.25 and cased ones (dev 94.9 against 94.2 after six epochs), mostly
-    through better tags for words unseen in training.
-    """
+    """The architecture and regularisation a :class:`SequenceTagger` was fitted with (its
+    ``config_``, stored as ``"config"`` in the model file). The fields and their defaults are the
+    estimator's parameters of the same names, documented there."""
 
     word_dim: int = 100
     char_dim: int = 32
-    char_hidden_size: int = 50         # per direction; 0 turns character features off
-    hidden_size: int = 128             # per direction
+    char_hidden_size: int = 50
+    hidden_size: int = 128
     num_layers: int = 1
     cell: str = "lstm"
-    dropout: float = 0.5               # on the word+char features, between layers, before the softmax
-    word_dropout: float = 1.0          # alpha: a word seen n times becomes <UNK> w.p. alpha / (alpha + n)
-    min_count: int = 1                 # rarer training words are <UNK> (the characters still see them)
-    lowercase: bool = True             # word embeddings of lowercased words (characters keep the case)
-    max_word_length: int = 30          # longer words keep their first and last 15 characters
+    dropout: float = 0.5
+    word_dropout: float = 1.0
+    min_count: int = 1
+    lowercase: bool = True
+    max_word_length: int = 30
 
     def __post_init__(self):
-        who = "TaggerConfig"
-        cell_type(self.cell, who)
-        for name in ("word_dim", "char_dim", "hidden_size", "num_layers", "min_count", "max_word_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{who}: {name} must be a positive int, got {value!r}")
-        if isinstance(self.char_hidden_size, bool) or not isinstance(self.char_hidden_size, (int, np.integer)) \
-                or self.char_hidden_size < 0:
-            raise ValueError(f"{who}: char_hidden_size must be an int >= 0, got {self.char_hidden_size!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"{who}: dropout must lie in [0, 1), got {self.dropout}")
-        if not self.word_dropout >= 0.0:
-            raise ValueError(f"{who}: word_dropout must be >= 0, got {self.word_dropout}")
+        check_architecture("TaggerConfig", self)
 
 
-class SequenceTagger:
+class SequenceTagger(Estimator):
     """A bidirectional RNN tagger (Graves, 2012; Plank et al., 2016; Lample et al., 2016)::
 
         w_t = E[word_t]                      word embedding, lowercased by default (<UNK> if unknown)
@@ -80,216 +84,290 @@ class SequenceTagger:
 
         tagger = SequenceTagger().fit(sentences, tags)        # lists of token / tag lists
         tagger.predict([["I", "saw", "her"]])                 # -> [["PRON", "VERB", "PRON"]]
-        tagger.score(sentences, tags)                         # accuracy (+ entity P/R/F1 for BIO)
+        tagger.score(sentences, tags)                         # token accuracy
+        tagger.evaluate(sentences, tags)                      # + unknown words, entity P/R/F1 for BIO
         tagger.save("pos.safetensors"); rnnkit.load("pos.safetensors")
 
-    Parameters: ``words.E``, ``chars.embedding.E``, ``chars.rnn.layers.*``, ``rnn.layers.*``,
-    ``head.W``, ``head.b``. Keyword arguments of the constructor are :class:`TaggerConfig` fields.
+    The sizes follow Plank et al. (2016) and Lample et al. (2016): 100-d word embeddings learned
+    from scratch, a character BiLSTM of 50 units per direction over 32-d character embeddings, one
+    128-per-direction sentence BiLSTM. The regularisation was chosen on the UD English EWT dev set
+    (benchmarks/results/tagging.md): dropout 0.5, word dropout alpha 1 and lowercased word
+    embeddings beat 0.33, 0.25 and cased ones (dev 94.9 against 94.2 after six epochs), mostly
+    through better tags for words unseen in training.
+
+    Parameters (the network): word_dim; char_dim; char_hidden_size (per direction, 0 turns
+    character features off); hidden_size (per direction); num_layers; cell (a registered cell
+    name); dropout (on the word+char features, between layers, before the softmax);
+    word_dropout (alpha above); min_count (rarer training words are ``<UNK>``; the characters
+    still see them); lowercase (word embeddings of lowercased words; characters keep the case);
+    max_word_length (longer words keep their first and last half of it in characters).
+
+    Parameters (training): lr (Adam); batch_size (sentences per step); max_epochs, max_steps,
+    max_minutes (budgets, None for none; ``clock`` ``"wall"`` or ``"cpu"`` says what a minute
+    is); patience (evaluations without improvement before stopping); eval_every (steps between
+    evaluations; None: once an epoch, at least 300 steps apart); average (the weights evaluated
+    and kept are a moving average with this decay per step; 0.999 is about the last 1,000 steps,
+    which smooths Adam's step-to-step noise); val_fraction (the share of the training sentences
+    held out for early stopping and model selection when ``fit`` gets no ``validation``);
+    word_vectors (a word2vec/GloVe text file whose vectors initialise the word embeddings; its
+    dimension must equal word_dim); seed (split, initialisation, batches, dropout).
+
+    Parameters (files and messages): column (the CoNLL-U column the tags belong to,
+    ``"upos"`` or ``"xpos"``: stored in the model file, it is where :meth:`read_file`,
+    :meth:`evaluate_file` and :meth:`tag_file` read and write tags; ``fit`` takes lists and
+    reads no file); out (the model file: with it the best model is written there as training
+    goes, with ``<out>.ckpt``, ``<out>.history.csv`` and ``<out>.loss.png``); resume (continue
+    from ``<out>.ckpt``); verbose (messages and the progress bar on stderr).
+
+    Fitted attributes: ``classes_`` (the tag names, an array), ``word_vocabulary_``,
+    ``char_vocabulary_``, ``tag_vocabulary_`` (:class:`~rnnkit.data.vocab.Vocabulary`),
+    ``config_`` (the :class:`TaggerConfig` fitted), ``network_`` (the :class:`TaggerNetwork`;
+    ``params`` is its parameters: ``words.E``, ``chars.embedding.E``, ``chars.rnn.layers.*``,
+    ``rnn.layers.*``, ``head.W``, ``head.b``), ``data_format_`` (``{"column": ...}``) and
+    ``history_`` (one dict per evaluation; empty for a loaded model). There is no
+    ``n_features_in_``: the inputs are token lists, not columns of features.
     """
 
     kind = "sequence_tagger"
 
-    def __init__(self, config: TaggerConfig | None = None, **options):
-        if config is not None and options:
-            raise TypeError("SequenceTagger: give a TaggerConfig or keyword options, not both")
-        self.config = config if config is not None else TaggerConfig(**options)
-        self.words: Vocabulary | None = None
-        self.chars: Vocabulary | None = None
-        self.tags: Vocabulary | None = None
-        self.params: Params = {}
-        self.data_format: dict = {}      # how files were read for training: {"format", "column"}
-        self.history: list[dict] = []
+    def __init__(self, *, word_dim: int = 100, char_dim: int = 32, char_hidden_size: int = 50,
+                 hidden_size: int = 128, num_layers: int = 1, cell: str = "lstm", dropout: float = 0.5,
+                 word_dropout: float = 1.0, min_count: int = 1, lowercase: bool = True, max_word_length: int = 30,
+                 lr: float = 2e-3, batch_size: int = 32, max_epochs: int | None = None,
+                 max_steps: int | None = None, max_minutes: float | None = None, clock: str = "wall",
+                 patience: int = 3, eval_every: int | None = None, average: float = 0.999,
+                 val_fraction: float = 0.1, word_vectors: str | os.PathLike | None = None,
+                 column: str = "upos", out: str | os.PathLike | None = None, resume: bool = False,
+                 seed: int = 0, verbose: bool = False):
+        self.word_dim, self.char_dim, self.char_hidden_size = word_dim, char_dim, char_hidden_size
+        self.hidden_size, self.num_layers, self.cell, self.dropout = hidden_size, num_layers, cell, dropout
+        self.word_dropout, self.min_count, self.lowercase = word_dropout, min_count, lowercase
+        self.max_word_length = max_word_length
+        self.lr, self.batch_size, self.max_epochs, self.max_steps = lr, batch_size, max_epochs, max_steps
+        self.max_minutes, self.clock, self.patience, self.eval_every = max_minutes, clock, patience, eval_every
+        self.average, self.val_fraction, self.word_vectors = average, val_fraction, word_vectors
+        self.column, self.out, self.resume, self.seed, self.verbose = column, out, resume, seed, verbose
 
-    def __repr__(self) -> str:
-        size = "unfitted" if self.tags is None else f"{len(self.words)} words, {len(self.tags)} tags"
-        return f"SequenceTagger({size}, {asdict(self.config)})"
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(self, X: Sentences, y: Sentences, validation: tuple[Sentences, Sentences] | None = None) -> SequenceTagger:
+        """Train on sentences ``X`` (token lists) and their tags ``y``; return self.
 
-    # -- building ----------------------------------------------------------------------------
-    def build(self, words: Vocabulary, chars: Vocabulary, tags: Vocabulary, seed: Seed = None,
-              dtype=np.float32) -> SequenceTagger:
-        """Create the layers for these vocabularies (``fit`` does this; so does loading)."""
-        c, rng = self.config, as_rng(seed)
-        self.words, self.chars, self.tags, self.dtype = words, chars, tags, np.dtype(dtype)
-        self.word_embedding = Embedding(len(words), c.word_dim, padding_idx=0, dtype=dtype, seed=rng)
-        # unit-variance rows like PyTorch's default would make the words shout over the characters:
-        # scale so a row has norm ~1 (the variance Glorot init gives a 1 -> D map)
-        self.word_embedding.params["E"] *= self.dtype.type(1.0 / math.sqrt(c.word_dim))
-        width = c.word_dim
-        self.char_encoder = None
-        if c.char_hidden_size:
-            self.char_encoder = CharEncoder(len(chars), c.char_dim, c.char_hidden_size, dtype=dtype, seed=rng)
-            width += self.char_encoder.output_size
-        self.rnn = make_network(c.cell, width, c.hidden_size, c.num_layers, bidirectional=True, dropout=c.dropout,
-                                dtype=dtype, seed=rng)
-        self.dropout = Dropout(c.dropout)
-        self.head = Dense(2 * c.hidden_size, len(tags), dtype=dtype, seed=rng)
-        self._rng = np.random.default_rng(rng.integers(2**63))
-        self.params = {**prefixed("words", self.word_embedding.params), **prefixed("rnn", self.rnn.params),
-                       **prefixed("head", self.head.params)}
-        if self.char_encoder is not None:
-            self.params.update(prefixed("chars", self.char_encoder.params))
+        ``validation``: ``(X_dev, y_dev)`` for early stopping and model selection; without it a
+        random ``val_fraction`` of the training sentences is held out. The model kept is the best on
+        the validation data (token accuracy, or entity F1 for BIO tags)."""
+        who = "SequenceTagger.fit"
+        config = self._check_params(who)
+        check_sentences(who, X, y)
+        if validation is None:
+            keep, held = split_validation(len(X), self.val_fraction, self.seed)
+            dev_sentences, dev_tags = [X[i] for i in held], [y[i] for i in held]
+            X, y = [X[i] for i in keep], [y[i] for i in keep]
+        else:
+            if isinstance(validation, str) or not hasattr(validation, "__len__") or len(validation) != 2:
+                raise ValueError(f"{who}: validation must be an (X_dev, y_dev) pair of sentences and tags, "
+                                 f"or None; got {type(validation).__name__}")
+            dev_sentences, dev_tags = validation
+            if dev_tags is None:
+                raise ValueError(f"{who}: validation needs the tags of its sentences: give (X_dev, y_dev), "
+                                 "or None to hold out part of the training data")
+            check_sentences(f"{who} (validation)", dev_sentences, dev_tags)
+        self._forget_fit()
+        self.config_ = config
+        self.data_format_ = {"column": self.column}
+        try:
+            with self._logging() as log:
+                if validation is None:
+                    log(f"holding out {len(dev_sentences)} of the training sentences for validation")
+                self.history_ = fit_tagger(self, X, y, dev_sentences, dev_tags, log)
+        except BaseException:
+            self._forget_fit()           # a half-built tagger must not look fitted
+            raise
         return self
 
-    @property
-    def fitted(self) -> bool:
-        return self.tags is not None
+    def _forget_fit(self) -> None:
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
 
-    def _require_fitted(self, who: str) -> None:
-        if not self.fitted:
-            raise ValueError(f"SequenceTagger.{who}: the tagger is not trained yet; call fit() or rnnkit.load()")
+    def _check_params(self, who: str) -> TaggerConfig:
+        """Every hyperparameter checked before any work starts; -> the architecture record."""
+        check_architecture(who, self)
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) \
+                or self.batch_size < 1:
+            raise ValueError(f"{who}: batch_size must be a positive int, got {self.batch_size!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"{who}: seed must be an int, got {self.seed!r}")
+        if self.column not in TAG_COLUMNS:
+            raise ValueError(f"{who}: column must be one of {TAG_COLUMNS}, got {self.column!r}")
+        self._train_config(self.eval_every, "accuracy")       # TrainConfig checks the training budgets
+        if self.word_vectors is not None and not os.path.isfile(self.word_vectors):
+            raise ValueError(f"{who}: word_vectors {os.fspath(self.word_vectors)!r} is not a file")
+        if self.out is not None:
+            path = os.fspath(self.out)
+            if os.path.isdir(path):
+                raise ValueError(f"{who}: out must be a model file path, got the directory {path!r}")
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise ValueError(f"{who}: the directory of out={path!r} does not exist ({folder})")
+            if self.resume and not os.path.exists(path + ".ckpt"):
+                raise FileNotFoundError(f"{who}: resume=True but there is no checkpoint at {path}.ckpt")
+        elif self.resume:
+            raise ValueError(f"{who}: resume=True needs out (the checkpoint is <out>.ckpt)")
+        return TaggerConfig(**{name: getattr(self, name) for name in TaggerConfig.__dataclass_fields__})
+
+    def _train_config(self, eval_every: int | None, monitor: str) -> TrainConfig:
+        return TrainConfig(lr=self.lr, patience=self.patience, eval_every=eval_every, max_steps=self.max_steps,
+                           max_epochs=self.max_epochs, max_minutes=self.max_minutes, clock=self.clock,
+                           seed=self.seed, progress=bool(self.verbose), monitor=monitor, mode="max",
+                           average=self.average)
+
+    def _build(self, words: Vocabulary, chars: Vocabulary, tags: Vocabulary, config: TaggerConfig,
+               seed: Seed = None, dtype=np.float32) -> None:
+        """The fitted state for these vocabularies: a fresh network (fit, and loading, call this)."""
+        self.config_ = config
+        self.word_vocabulary_, self.char_vocabulary_, self.tag_vocabulary_ = words, chars, tags
+        self.classes_ = np.asarray(tags.tokens)
+        self.network_ = TaggerNetwork(len(words), len(chars), len(tags), dtype=dtype, seed=seed,
+                                      **{name: getattr(config, name) for name in NETWORK_FIELDS})
+
+    @property
+    def params(self) -> Params:
+        """The network's parameters (``network_.params``), updated in place by training."""
+        self._check_fitted("params")
+        return self.network_.params
+
+    @property
+    def history(self) -> list[dict]:
+        """``history_`` under its name before the estimator API (``rnnkit train-tagger`` reads it)."""
+        self._check_fitted("history")
+        return self.history_
 
     # -- batches -----------------------------------------------------------------------------
-    def word_key(self, token: str) -> str:
-        return token.lower() if self.config.lowercase else token
+    def _word_key(self, token: str) -> str:
+        return token.lower() if self.config_.lowercase else token
 
     def make_batch(self, sentences: Sentences, tags: Sentences | None = None, char_table: CharTable | None = None,
                    word_ids: list[ndarray] | None = None, tag_ids: list[ndarray] | None = None) -> TaggerBatch:
         """Pad ``sentences`` into a :class:`TaggerBatch`. ``char_table`` (a form -> row dict and the
         rows' character ids and lengths, see :meth:`char_table`), ``word_ids`` and ``tag_ids`` (one
         array per sentence) may be precomputed by the caller."""
+        self._check_fitted("make_batch")
         if word_ids is None:
-            word_ids = [self.words.encode([self.word_key(t) for t in s]) for s in sentences]
+            word_ids = [self.word_vocabulary_.encode([self._word_key(t) for t in s]) for s in sentences]
         if tag_ids is None and tags is not None:
             tag_ids = [self.tag_ids(t) for t in tags]
-        char_index = self.chars._index if self.char_encoder is not None else None
-        return pad_batch(sentences, word_ids, tag_ids, char_index, self.config.max_word_length, char_table)
+        char_index = self.char_vocabulary_._index if self.network_.char_encoder is not None else None
+        return pad_batch(sentences, word_ids, tag_ids, char_index, self.config_.max_word_length, char_table)
 
     def tag_ids(self, tags: list[str]) -> ndarray:
         """Ids of ``tags``; -1 for a tag the tagger does not know (it can never predict it)."""
-        index = self.tags._index
+        self._check_fitted("tag_ids")
+        index = self.tag_vocabulary_._index
         return np.fromiter((index.get(t, -1) for t in tags), np.int64, len(tags))
 
     def char_table(self, sentences: Sentences) -> CharTable:
         """Every distinct form of ``sentences`` encoded once: (form -> row, ids (N, L), lengths (N,))."""
-        return char_table(sentences, self.chars._index, self.config.max_word_length)
+        self._check_fitted("char_table")
+        return char_table(sentences, self.char_vocabulary_._index, self.config_.max_word_length)
 
-    # -- the network -------------------------------------------------------------------------
-    def forward(self, batch: TaggerBatch, training: bool = True, rng: np.random.Generator | None = None):
-        """-> logits (B, T, K) (zero rows at padding), cache."""
-        rng = self._rng if rng is None else rng
-        x, word_cache = self.word_embedding.forward(batch.words)
-        char_cache = None
-        if self.char_encoder is not None:
-            c, enc_cache = self.char_encoder.forward(batch.chars, batch.char_lengths)   # (U, 2Hc)
-            c = c[batch.types] * batch.mask[..., None]                                 # (B, T, 2Hc)
-            x = np.concatenate([x, c], axis=-1)
-            char_cache = enc_cache
-        x, in_cache = self.dropout.forward(x, training=training, rng=rng)
-        # = self.rnn.forward(x, lengths=...) at real tokens, run on the fused full-length path
-        h, rnn_cache = birnn_forward(self.rnn, x, batch.lengths, training=training, rng=rng)
-        h, out_cache = self.dropout.forward(h, training=training, rng=rng)
-        logits, head_cache = self.head.forward(h)
-        return logits, (word_cache, char_cache, in_cache, rnn_cache, out_cache, head_cache)
-
-    def backward(self, dlogits: ndarray, batch: TaggerBatch, cache) -> Grads:
-        """dlogits: (B, T, K) -> grads with the keys of ``params``."""
-        word_cache, char_cache, in_cache, rnn_cache, out_cache, head_cache = cache
-        dh, head_grads = self.head.backward(dlogits, head_cache)
-        dh = self.dropout.backward(dh, out_cache)
-        dx, rnn_grads = birnn_backward(self.rnn, dh, rnn_cache)
-        dx = self.dropout.backward(dx, in_cache)
-        D = self.config.word_dim
-        _, word_grads = self.word_embedding.backward(np.ascontiguousarray(dx[..., :D]), word_cache)
-        grads = {**prefixed("words", word_grads), **prefixed("rnn", rnn_grads), **prefixed("head", head_grads)}
-        if self.char_encoder is not None:
-            # c[b, t] = enc[types[b, t]] at real tokens: sum each form's gradients over its tokens
-            dc = accumulate_rows(batch.types[batch.mask], dx[..., D:][batch.mask], len(batch.char_lengths))
-            _, char_grads = self.char_encoder.backward(dc, char_cache)
-            grads.update(prefixed("chars", char_grads))
-        return {k: grads[k] for k in self.params}
-
-    # -- using a trained tagger --------------------------------------------------------------
-    def predict_ids(self, sentences: Sentences, batch_size: int = 256) -> list[ndarray]:
+    # -- using a fitted tagger ---------------------------------------------------------------
+    def _predict_ids(self, sentences: Sentences) -> list[ndarray]:
         """Most likely tag ids per sentence, batched by length for speed."""
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         out: list[ndarray | None] = [None] * len(sentences)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+        for start in range(0, len(order), PREDICT_BATCH):
+            chunk = order[start:start + PREDICT_BATCH]
             batch = self.make_batch([sentences[i] for i in chunk])
-            logits, _ = self.forward(batch, training=False)
+            logits, _ = self.network_.forward(batch, training=False)
             best = logits.argmax(-1)
             for b, i in enumerate(chunk):
                 out[i] = best[b, :batch.lengths[b]]
         return out
 
-    def predict(self, sentences: Sentences, batch_size: int = 256) -> Sentences:
+    def predict(self, X: Sentences) -> Sentences:
         """The most likely tag of every token: one list of tag strings per sentence."""
-        self._require_fitted("predict")
-        check_sentences("SequenceTagger.predict", sentences)
-        names = self.tags.tokens
-        return [[names[i] for i in ids.tolist()] for ids in self.predict_ids(sentences, batch_size)]
+        self._check_fitted("predict")
+        check_sentences("SequenceTagger.predict", X)
+        names = self.tag_vocabulary_.tokens
+        return [[names[i] for i in ids.tolist()] for ids in self._predict_ids(X)]
 
-    def score(self, sentences: Sentences, tags: Sentences) -> dict[str, float]:
+    def score(self, X: Sentences, y: Sentences) -> float:
+        """Token accuracy of :meth:`predict` on ``X`` against the tags ``y``."""
+        self._check_fitted("score")
+        check_sentences("SequenceTagger.score", X, y)
+        return token_accuracy(y, self.predict(X))
+
+    def evaluate(self, X: Sentences, y: Sentences) -> dict[str, float]:
         """Token accuracy, the accuracy on words the tagger never saw in training (``oov_accuracy``,
         with ``oov_tokens``), and for BIO tags entity-level precision, recall and F1."""
-        self._require_fitted("score")
-        check_sentences("SequenceTagger.score", sentences, tags)
-        pred = self.predict(sentences)
-        result = {"accuracy": token_accuracy(tags, pred), "sentences": len(sentences),
-                  "tokens": sum(map(len, sentences))}
-        known = self.words._index
-        oov = [(g, p) for s, gs, ps in zip(sentences, tags, pred) for w, g, p in zip(s, gs, ps)
-               if self.word_key(w) not in known]
+        self._check_fitted("evaluate")
+        check_sentences("SequenceTagger.evaluate", X, y)
+        pred = self.predict(X)
+        result = {"accuracy": token_accuracy(y, pred), "sentences": len(X), "tokens": sum(map(len, X))}
+        known = self.word_vocabulary_._index
+        oov = [(g, p) for s, gs, ps in zip(X, y, pred) for w, g, p in zip(s, gs, ps)
+               if self._word_key(w) not in known]
         result["oov_tokens"] = len(oov)
         result["oov_accuracy"] = sum(g == p for g, p in oov) / len(oov) if oov else None
-        if is_bio(self.tags.tokens) and is_bio(tags):
-            e = entity_scores(tags, pred)
+        if is_bio(self.tag_vocabulary_.tokens) and is_bio(y):
+            e = entity_scores(y, pred)
             result.update(precision=e["precision"], recall=e["recall"], f1=e["f1"])
         return result
 
-    def fit(self, sentences: Sentences, tags: Sentences, dev_sentences: Sentences | None = None,
-            dev_tags: Sentences | None = None, **options) -> SequenceTagger:
-        """Train on ``sentences`` and ``tags``; see :func:`rnnkit.models.tagger.task.fit_tagger`
-        for the options (budgets, learning rate, batch size, word vectors, output file ...)."""
-        return fit_tagger(self, sentences, tags, dev_sentences, dev_tags, **options)
-
-    # -- files -------------------------------------------------------------------------------
-    def load_params(self, arrays: Params) -> None:
-        missing, extra = set(self.params) - set(arrays), set(arrays) - set(self.params)
+    # -- model files -------------------------------------------------------------------------
+    def _load_params(self, arrays: Params) -> None:
+        params = self.network_.params
+        missing, extra = set(params) - set(arrays), set(arrays) - set(params)
         if missing or extra:
             raise ValueError(f"parameters do not match; missing {sorted(missing)}, unexpected {sorted(extra)}")
         for k, v in arrays.items():
-            if v.shape != self.params[k].shape:
-                raise ValueError(f"{k} has shape {v.shape}, expected {self.params[k].shape}")
-            self.params[k][...] = v
+            if v.shape != params[k].shape:
+                raise ValueError(f"{k} has shape {v.shape}, expected {params[k].shape}")
+            params[k][...] = v
 
     def save(self, path) -> None:
-        """One safetensors file: the parameters; config, vocabularies and file format in its metadata."""
-        self._require_fitted("save")
-        metadata = {"kind": self.kind, "config": asdict(self.config), "dtype": self.dtype.name,
-                    "words": self.words.to_dict(), "chars": self.chars.to_dict(), "tags": self.tags.to_dict(),
-                    "data_format": self.data_format}
-        save_model_file(path, self.params, metadata)
+        """One safetensors file: the parameters; config, vocabularies and tag column in its metadata."""
+        self._check_fitted("save")
+        metadata = {"kind": self.kind, "config": asdict(self.config_), "dtype": self.network_.dtype.name,
+                    "words": self.word_vocabulary_.to_dict(), "chars": self.char_vocabulary_.to_dict(),
+                    "tags": self.tag_vocabulary_.to_dict(), "data_format": self.data_format_}
+        save_model_file(path, self.network_.params, metadata)
 
     @classmethod
     def from_file_contents(cls, arrays: Params, metadata: dict, path: str) -> SequenceTagger:
+        """The tagger a model file holds (what :func:`rnnkit.load` calls): its architecture as the
+        parameters, ``column`` from its data format, the other parameters at their defaults."""
         try:
-            tagger = cls(TaggerConfig(**metadata["config"]))
-            tagger.build(*(Vocabulary.from_dict(metadata[k]) for k in ("words", "chars", "tags")), seed=0,
-                         dtype=np.dtype(metadata.get("dtype", "float32")).type)
-            tagger.load_params(arrays)
-            tagger.data_format = dict(metadata.get("data_format") or {})
+            config = TaggerConfig(**metadata["config"])
+            data_format = dict(metadata.get("data_format") or {})
+            tagger = cls(**asdict(config), column=data_format.get("column", "upos"))
+            tagger._build(*(Vocabulary.from_dict(metadata[k]) for k in ("words", "chars", "tags")), config,
+                          seed=0, dtype=np.dtype(metadata.get("dtype", "float32")).type)
+            tagger._load_params(arrays)
+            tagger.data_format_ = data_format
+            tagger.history_ = []
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{path}: not a valid sequence tagger file ({e})") from e
         return tagger
 
+    # -- data files --------------------------------------------------------------------------
     def read_file(self, path, require_tags: bool = True):
         """(sentences, tags, format) of a CoNLL-U or CoNLL file (sniffed), CoNLL-U tags from the column
         the tagger was trained on."""
-        return read_tagged_file(path, "auto", self.data_format.get("column", "upos"), require_tags)
+        self._check_fitted("read_file")
+        return read_tagged_file(path, "auto", self.data_format_.get("column", "upos"), require_tags)
 
     def evaluate_file(self, path) -> dict[str, float]:
-        """:meth:`score` on a CoNLL-U file (the tag column used in training) or a CoNLL NER file."""
-        self._require_fitted("evaluate_file")
+        """:meth:`evaluate` on a CoNLL-U file (the tag column used in training) or a CoNLL NER file."""
+        self._check_fitted("evaluate_file")
         sentences, tags, _ = self.read_file(path)
-        return self.score(sentences, tags)
+        return self.evaluate(sentences, tags)
 
     def tag_file(self, path) -> str:
         """The text of ``path`` with every token's tag replaced by the predicted one (CoNLL-U: the
         tag column used in training; CoNLL: the last column, added if the file has only tokens)."""
-        self._require_fitted("tag_file")
+        self._check_fitted("tag_file")
         sentences, _, fmt = self.read_file(path, require_tags=False)
-        return write_tagged_text(path, self.predict(sentences), fmt, self.data_format.get("column", "upos"))
+        return write_tagged_text(path, self.predict(sentences), fmt, self.data_format_.get("column", "upos"))
 
 
-__all__ = ["SequenceTagger", "TaggerConfig", "TaggerBatch", "check_sentences"]
+__all__ = ["SequenceTagger", "TaggerConfig", "TaggerBatch", "check_architecture", "check_sentences"]

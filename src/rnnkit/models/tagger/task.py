@@ -15,8 +15,8 @@ from ..._types import Grads
 from ...data.vocab import PAD, UNK, Vocabulary
 from ...losses import softmax_cross_entropy
 from ...metrics.tagging import entity_scores, is_bio
-from ...train import TrainConfig, Trainer
-from .inputs import Sentences, check_sentences
+from ...train import Trainer
+from .inputs import Sentences
 
 if TYPE_CHECKING:
     from .estimator import SequenceTagger
@@ -56,8 +56,8 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[ndarray, ndarr
 def build_vocabularies(tagger: SequenceTagger, sentences: Sentences, tags: Sentences):
     """Words (by count, ``<PAD>`` 0 and ``<UNK>`` 1), characters (``<PAD>`` 0, ``<UNK>`` 1) and tags
     (sorted) of the training data, and the word counts for word dropout."""
-    c = tagger.config
-    counts = Counter(tagger.word_key(t) for s in sentences for t in s)
+    c = tagger.config_
+    counts = Counter(tagger._word_key(t) for s in sentences for t in s)
     words = Vocabulary.build_words([list(counts.elements())], min_count=c.min_count, specials=(PAD, UNK))
     chars = Vocabulary.build_chars("".join(t for s in sentences for t in s), specials=(PAD, UNK))
     labels = Vocabulary(sorted({t for s in tags for t in s}), level="word")
@@ -73,19 +73,19 @@ class TaggerTask:
                  dev_sentences: Sentences, dev_tags: Sentences, counts: Counter, batch_size: int, seed: int,
                  eval_batch_size: int = 256):
         self.tagger, self.sentences, self.batch_size, self.seed = tagger, sentences, batch_size, seed
-        words = tagger.words
-        self.word_ids = [words.encode([tagger.word_key(t) for t in s]) for s in sentences]
+        words = tagger.word_vocabulary_
+        self.word_ids = [words.encode([tagger._word_key(t) for t in s]) for s in sentences]
         self.tag_ids = [tagger.tag_ids(t) for t in tags]
-        self.char_table = tagger.char_table(sentences) if tagger.char_encoder is not None else None
+        self.char_table = tagger.char_table(sentences) if tagger.network_.char_encoder is not None else None
         self.lengths = np.fromiter((len(s) for s in sentences), np.int64, len(sentences))
         # word dropout: p(<UNK>) = alpha / (alpha + count); never for <PAD>, <UNK> itself
-        alpha = tagger.config.word_dropout
+        alpha = tagger.config_.word_dropout
         n = np.array([counts.get(w, 0) for w in words.tokens], np.float64)
         self.p_unk = np.where(n > 0, alpha / np.maximum(alpha + n, 1e-12), 0.0)
         self.steps_per_epoch = math.ceil(len(sentences) / batch_size)
         self._plan: tuple[int, list] | None = None
         self.dev_tags = dev_tags
-        self.bio = is_bio(tagger.tags.tokens) and is_bio(dev_tags)
+        self.bio = is_bio(tagger.tag_vocabulary_.tokens) and is_bio(dev_tags)
         order = sorted(range(len(dev_sentences)), key=lambda i: len(dev_sentences[i]))
         self.dev_order = order
         self.dev_batches = [tagger.make_batch([dev_sentences[i] for i in order[k:k + eval_batch_size]],
@@ -106,20 +106,20 @@ class TaggerTask:
                                   word_ids=[self.word_ids[i] for i in index],
                                   tag_ids=[self.tag_ids[i] for i in index])
         drop = rng.random(batch.words.shape) < self.p_unk[batch.words]
-        batch = batch._replace(words=np.where(drop, tagger.words.unk_id, batch.words))
-        logits, cache = tagger.forward(batch, training=True, rng=rng)
+        batch = batch._replace(words=np.where(drop, tagger.word_vocabulary_.unk_id, batch.words))
+        logits, cache = tagger.network_.forward(batch, training=True, rng=rng)
         loss, dlogits = softmax_cross_entropy(logits, batch.tags, mask=batch.tags >= 0)
-        return loss, tagger.backward(dlogits, batch, cache), int(batch.mask.sum())
+        return loss, tagger.network_.backward(dlogits, batch, cache), int(batch.mask.sum())
 
     def evaluate(self) -> dict[str, float]:
         """Validation cross-entropy per token (over tags the model knows), accuracy, and entity
         precision/recall/F1 when the tags are BIO."""
-        tagger, names = self.tagger, self.tagger.tags.tokens
+        network, names = self.tagger.network_, self.tagger.tag_vocabulary_.tokens
         total, count, right, tokens = 0.0, 0, 0, 0
         pred: list[list[str] | None] = [None] * len(self.dev_order)
         position = 0
         for batch in self.dev_batches:
-            logits, _ = tagger.forward(batch, training=False)
+            logits, _ = network.forward(batch, training=False)
             known = batch.tags >= 0
             loss, _ = softmax_cross_entropy(logits, batch.tags, mask=known, reduction="sum")
             total, count = total + loss, count + int(known.sum())
@@ -142,66 +142,40 @@ class TaggerTask:
         pass
 
 
-def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences,
-               dev_sentences: Sentences | None = None, dev_tags: Sentences | None = None, *,
-               out: str | os.PathLike | None = None, resume: bool = False, batch_size: int = 32,
-               val_fraction: float = 0.1, word_vectors: str | os.PathLike | None = None,
-               log: Callable[[str], None] = print, on_evaluate: Callable[[dict], None] | None = None,
-               **train_options) -> SequenceTagger:
-    """Train ``tagger`` (built afresh from the data) and return it, with its ``history``.
+def fit_tagger(tagger: SequenceTagger, sentences: Sentences, tags: Sentences, dev_sentences: Sentences,
+               dev_tags: Sentences, log: Callable[[str], None]) -> list[dict]:
+    """Build ``tagger``'s vocabularies and network afresh from the data (checked, and its
+    hyperparameters checked, by :meth:`SequenceTagger.fit`) and train it with the shared
+    :class:`~rnnkit.train.Trainer`; returns the history.
 
-    Without dev data, a random ``val_fraction`` of the training sentences is held out for early
-    stopping and model selection. The best model on the validation data (token accuracy, or
-    entity F1 for BIO tags) is kept. ``train_options`` go to :class:`~rnnkit.train.TrainConfig`;
-    the tagger's defaults differ from the language model's: one evaluation per epoch (at least
-    ``MIN_EVAL_STEPS`` steps apart), patience 3,
-    and the weights evaluated and kept are a moving average (``average=0.999``, about the last
-    1,000 steps), which smooths Adam's step-to-step noise.
-    ``word_vectors`` is a word2vec/GloVe text file whose vectors initialise the word embeddings
-    (its dimension must equal ``word_dim``). With ``out`` the best model is written there as
-    training goes, with a checkpoint (``resume=True`` continues it), history CSV and loss plot.
-    """
-    who = "SequenceTagger.fit"
-    check_sentences(who, sentences, tags)
-    if (dev_sentences is None) != (dev_tags is None):
-        raise ValueError(f"{who}: give both dev_sentences and dev_tags, or neither")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"{who}: batch_size must be a positive int, got {batch_size!r}")
-    seed = train_options.get("seed", 0)
-    if dev_sentences is None:
-        keep, held = split_validation(len(sentences), val_fraction, seed)
-        dev_sentences, dev_tags = [sentences[i] for i in held], [tags[i] for i in held]
-        sentences, tags = [sentences[i] for i in keep], [tags[i] for i in keep]
-        log(f"holding out {len(held)} of the training sentences for validation")
-    else:
-        check_sentences(f"{who} (dev)", dev_sentences, dev_tags)
+    The tagger's training defaults differ from the language model's: one evaluation per epoch
+    (at least ``MIN_EVAL_STEPS`` steps apart), patience 3, selection on validation accuracy (entity
+    F1 for BIO tags), and a moving average of the weights (``average=0.999``)."""
     words, chars, labels, counts = build_vocabularies(tagger, sentences, tags)
-    tagger.build(words, chars, labels, seed=seed)
-    if word_vectors is not None:
+    tagger._build(words, chars, labels, tagger.config_, seed=tagger.seed)
+    if tagger.word_vectors is not None:
         from ...data.word_vectors import embedding_matrix, read_word_vectors
-        vectors = read_word_vectors(word_vectors, words.tokens[2:])
+        vectors = read_word_vectors(tagger.word_vectors, words.tokens[2:])
         found = embedding_matrix(list(words.tokens), vectors, tagger.params["words.E"])
         tagger.params["words.E"][0] = 0.0
-        log(f"word vectors from {os.fspath(word_vectors)} for {found:,} of {len(words) - 2:,} words")
+        log(f"word vectors from {os.fspath(tagger.word_vectors)} for {found:,} of {len(words) - 2:,} words")
     bio = is_bio(labels.tokens) and is_bio(dev_tags)
+    batch_size, seed = tagger.batch_size, tagger.seed
     task = TaggerTask(tagger, sentences, tags, dev_sentences, dev_tags, counts, batch_size, seed)
     # once an epoch, but at least MIN_EVAL_STEPS apart: on small NER sets entity F1 stays 0 for the
     # first epochs while the model learns that most tokens are O, and patience counted in such short
     # epochs stopped training there (WNUT17: 107 steps an epoch)
-    eval_every = max(task.steps_per_epoch, MIN_EVAL_STEPS)
-    options = {"eval_every": eval_every, "patience": 3, "monitor": "f1" if bio else "accuracy",
-               "mode": "max", "average": 0.999, **train_options}
-    config = TrainConfig(**options)
+    eval_every = tagger.eval_every if tagger.eval_every is not None else max(task.steps_per_epoch, MIN_EVAL_STEPS)
+    config = tagger._train_config(eval_every, "f1" if bio else "accuracy")
     n_tokens = int(task.lengths.sum())
-    describe = {"model": vars(tagger.config), "sentences": len(sentences), "tokens": n_tokens,
+    # the same record as before the estimator API, so checkpoints written then still resume
+    describe = {"model": vars(tagger.config_), "sentences": len(sentences), "tokens": n_tokens,
                 "dev_sentences": len(dev_sentences), "batch_size": batch_size}
     log(f"tagger: {len(sentences):,} sentences ({n_tokens:,} tokens), {len(words):,} words, "
         f"{len(chars):,} characters, {len(labels)} tags; {sum(p.size for p in tagger.params.values()):,} "
         f"parameters; {task.steps_per_epoch} steps per epoch, evaluation every {config.eval_every}")
-    trainer = Trainer(tagger.params, task, config, save_model=tagger.save, out=out, describe=describe, log=log,
-                      on_evaluate=on_evaluate)
-    tagger.history = trainer.fit(resume=resume)
-    return tagger
+    trainer = Trainer(tagger.params, task, config, save_model=tagger.save, out=tagger.out, describe=describe, log=log)
+    return trainer.fit(resume=tagger.resume)
 
 
 __all__ = ["TaggerTask", "bucket_batches", "build_vocabularies", "fit_tagger", "split_validation"]
