@@ -32,6 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import fcntl  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -88,34 +89,51 @@ def genres(path: Path) -> list[str]:
     return [m.group(1).split("-")[0] for m in re.finditer(r"^# sent_id = (\S+)", path.read_text("utf-8"), re.M)]
 
 
-def timed_fit(tagger, *args, **options) -> dict:
-    wall, cpu, before = time.perf_counter(), time.process_time(), machine_load()
-    stops, per_epoch = [], []
+class Messages(logging.Handler):
+    """The tagger's messages (logger "rnnkit"): printed, with the stops and epoch sizes kept."""
 
-    def log(message):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.stops, self.per_epoch = [], []
+
+    def emit(self, record):
+        message = record.getMessage()
         print("   ", message, flush=True)
         if message.startswith("stopped ("):
-            stops.append(message)
+            self.stops.append(message)
         found = re.search(r"([\d,]+) steps per epoch", message)
         if found:
-            per_epoch.append(int(found.group(1).replace(",", "")))
+            self.per_epoch.append(int(found.group(1).replace(",", "")))
 
-    tagger.fit(*args, progress=False, log=log, **options)
+
+def timed_fit(tagger, X, y, validation=None, **params) -> dict:
+    """``tagger.set_params(**params).fit(X, y, validation)``, timed, its messages collected."""
+    wall, cpu, before = time.perf_counter(), time.process_time(), machine_load()
+    messages, logger = Messages(), logging.getLogger("rnnkit")
+    level = logger.level
+    logger.addHandler(messages)
+    logger.setLevel(logging.INFO)
+    try:
+        tagger.set_params(verbose=False, **params).fit(X, y, validation)
+    finally:
+        logger.removeHandler(messages)
+        logger.setLevel(level)
+    stops, per_epoch = messages.stops, messages.per_epoch
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    steps = tagger.history[-1]["step"] if tagger.history else 0
-    epochs = round(steps / per_epoch[-1], 1) if per_epoch else len(tagger.history)
+    steps = tagger.history_[-1]["step"] if tagger.history_ else 0
+    epochs = round(steps / per_epoch[-1], 1) if per_epoch else len(tagger.history_)
     return {"wall_minutes": round(wall / 60, 2), "cpu_minutes": round(cpu / 60, 2), "epochs": epochs,
             "stopped": stops[-1] if stops else "",
             "wall_seconds_per_epoch": round(wall / max(epochs, 1), 1),
             "cpu_seconds_per_epoch": round(cpu / max(epochs, 1), 1),
-            "train_minutes_in_history": tagger.history[-1]["minutes"] if tagger.history else None,
+            "train_minutes_in_history": tagger.history_[-1]["minutes"] if tagger.history_ else None,
             "load_start": before, "load_end": machine_load(),
             "history": [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
-                        for row in tagger.history]}
+                        for row in tagger.history_]}
 
 
 def score(tagger, sentences, tags) -> dict:
-    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in tagger.score(sentences, tags).items()}
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in tagger.evaluate(sentences, tags).items()}
 
 
 def run_ewt(name: str, args) -> dict:
@@ -129,11 +147,11 @@ def run_ewt(name: str, args) -> dict:
     else:
         tuned = TUNED[name]
         tagger = rnnkit.SequenceTagger(**tuned["config"])
-        row = timed_fit(tagger, train_s, train_t, dev_s, dev_t, max_minutes=args.max_minutes, clock="cpu",
+        row = timed_fit(tagger, train_s, train_t, (dev_s, dev_t), max_minutes=args.max_minutes, clock="cpu",
                         seed=args.seed, **tuned["fit"])
         changes = ", ".join(f"{k}={v}" for k, v in {**tuned["config"], **tuned["fit"]}.items())
         setting = f"defaults with {changes}; official dev; {args.max_minutes:g} CPU-minute budget"
-    row.update(setting=setting, config=vars(tagger.config), dev=score(tagger, dev_s, dev_t),
+    row.update(setting=setting, config=vars(tagger.config_), dev=score(tagger, dev_s, dev_t),
                test=score(tagger, test_s, test_t))
     pred = tagger.predict(test_s)
     by_genre: dict[str, list[int]] = {}
@@ -150,8 +168,8 @@ def run_wnut(args) -> dict:
     dev_s, dev_t = read_conll(WNUT / "emerging.dev.conll")
     test_s, test_t = read_conll(WNUT / "emerging.test.annotated")
     tagger = rnnkit.SequenceTagger()
-    row = timed_fit(tagger, train_s, train_t, dev_s, dev_t, seed=args.seed)
-    row.update(setting="defaults, official dev for early stopping", config=vars(tagger.config),
+    row = timed_fit(tagger, train_s, train_t, (dev_s, dev_t), seed=args.seed)
+    row.update(setting="defaults, official dev for early stopping", config=vars(tagger.config_),
                dev=score(tagger, dev_s, dev_t), test=score(tagger, test_s, test_t))
     return row
 
@@ -160,9 +178,9 @@ def run_wikigold(args) -> dict:
     s, t = read_conll(WIKIGOLD)
     a, b = int(0.7 * len(s)), int(0.8 * len(s))
     tagger = rnnkit.SequenceTagger()
-    row = timed_fit(tagger, s[:a], t[:a], s[a:b], t[a:b], seed=args.seed)
+    row = timed_fit(tagger, s[:a], t[:a], (s[a:b], t[a:b]), seed=args.seed)
     row.update(setting=f"defaults; contiguous split of {len(s)} sentences: train [0, {a}), dev [{a}, {b}), "
-                       f"test [{b}, {len(s)})", config=vars(tagger.config),
+                       f"test [{b}, {len(s)})", config=vars(tagger.config_),
                dev=score(tagger, s[a:b], t[a:b]), test=score(tagger, s[b:], t[b:]))
     return row
 
